@@ -1,6 +1,7 @@
 namespace Engine.Layers;
 
-/// <summary>What a layer receives when built: the random source for its initializers and dropout, and the workers.</summary>
-/// <param name="Random">The model's seeded source; layers draw initial weights from it in build order.</param>
+/// <summary>What a layer receives when built.</summary>
+/// <param name="InitializerRandom">The seeded source layers draw their initial weights from, in build order.</param>
+/// <param name="TrainingRandom">The seeded source of training-time randomness (dropout masks); saved in checkpoints.</param>
 /// <param name="Workers">The thread setting for kernels.</param>
-public sealed record LayerContext(RandomSource Random, Workers Workers);
+public sealed record LayerContext(RandomSource InitializerRandom, RandomSource TrainingRandom, Workers Workers);

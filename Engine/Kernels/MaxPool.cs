@@ -1,0 +1,83 @@
+using System.Diagnostics;
+
+namespace Engine.Kernels;
+
+// Shape legend: N batch, H/W input spatial, C channels, OH/OW output spatial; the window is
+// KH x KW (the pool size) moved by the strides. Padded cells never win (they act as -inf).
+
+/// <summary>Max-pool forward (recording the winner of each window) and backward.</summary>
+public static class MaxPool
+{
+    /// <summary>
+    /// output[N, OH, OW, C] = the max of each window of input[N, H, W, C]; argmax[N, OH, OW, C]
+    /// receives the index of the FIRST maximal input of the window in row-major order (TensorFlow's
+    /// CPU rule), relative to the start of the example.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
+    {
+        int channels = geometry.Channels;
+        int outputLength = geometry.OutputPixels * channels;
+        Debug.Assert(input.Length >= count * geometry.InputLength && output.Length >= count * outputLength);
+        for (int n = 0; n < count; n++)
+        {
+            ReadOnlySpan<float> image = input.Slice(n * geometry.InputLength, geometry.InputLength); // [H, W, C]
+            Span<float> pooled = output.Slice(n * outputLength, outputLength);                      // [OH, OW, C]
+            Span<int> winners = argmax.Slice(n * outputLength, outputLength);                        // [OH, OW, C]
+            for (int oh = 0; oh < geometry.OutputHeight; oh++)
+            {
+                int hStart = oh * geometry.StrideHeight - geometry.PadTop;
+                int hFirst = Math.Max(hStart, 0);
+                int hEnd = Math.Min(hStart + geometry.KernelHeight, geometry.InputHeight);
+                for (int ow = 0; ow < geometry.OutputWidth; ow++)
+                {
+                    int wStart = ow * geometry.StrideWidth - geometry.PadLeft;
+                    int wFirst = Math.Max(wStart, 0);
+                    int wEnd = Math.Min(wStart + geometry.KernelWidth, geometry.InputWidth);
+                    int outBase = (oh * geometry.OutputWidth + ow) * channels;
+                    int firstIndex = (hFirst * geometry.InputWidth + wFirst) * channels;
+                    for (int c = 0; c < channels; c++)
+                    {
+                        pooled[outBase + c] = image[firstIndex + c];
+                        winners[outBase + c] = firstIndex + c;
+                    }
+                    for (int h = hFirst; h < hEnd; h++)
+                    {
+                        for (int w = h == hFirst ? wFirst + 1 : wFirst; w < wEnd; w++)
+                        {
+                            int cellBase = (h * geometry.InputWidth + w) * channels;
+                            for (int c = 0; c < channels; c++)
+                            {
+                                float value = image[cellBase + c];
+                                if (value > pooled[outBase + c])
+                                {
+                                    pooled[outBase + c] = value;
+                                    winners[outBase + c] = cellBase + c;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// dInput[N, H, W, C] = Σ over windows of dOutput routed to each window's recorded winner;
+    /// <paramref name="dInput"/> is overwritten.
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput)
+    {
+        int outputLength = geometry.OutputPixels * geometry.Channels;
+        dInput.Slice(0, count * geometry.InputLength).Clear();
+        for (int n = 0; n < count; n++)
+        {
+            Span<float> image = dInput.Slice(n * geometry.InputLength, geometry.InputLength);
+            ReadOnlySpan<float> gradient = dOutput.Slice(n * outputLength, outputLength);
+            ReadOnlySpan<int> winners = argmax.Slice(n * outputLength, outputLength);
+            for (int index = 0; index < outputLength; index++)
+            {
+                image[winners[index]] += gradient[index];
+            }
+        }
+    }
+}

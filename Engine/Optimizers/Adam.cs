@@ -1,0 +1,141 @@
+using System.Runtime.Intrinsics;
+
+namespace Engine.Optimizers;
+
+/// <summary>
+/// Adam exactly as Keras applies it in float32: alpha = lr·sqrt(1 - β2^t)/(1 - β1^t),
+/// m += (g - m)(1 - β1), v += (g² - v)(1 - β2), w -= m·alpha / (sqrt(v) + ε).
+/// Defaults: lr 0.001, β1 0.9, β2 0.999, ε 1e-7.
+/// </summary>
+public sealed class Adam : IOptimizer
+{
+    private Tensor[] _m = [];
+    private Tensor[] _v = [];
+    private NamedTensor[] _slots = [];
+
+    /// <summary>Creates Adam with Keras's defaults unless given.</summary>
+    public Adam(float learningRate = 0.001f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
+    {
+        if (!(learningRate > 0) || !float.IsFinite(learningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), $"Adam expects a finite learning rate > 0; received {learningRate}.");
+        }
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(beta1), $"Adam expects 0 <= beta < 1; received beta1={beta1}, beta2={beta2}.");
+        }
+        if (!(epsilon >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(epsilon), $"Adam expects epsilon >= 0; received {epsilon}.");
+        }
+        LearningRate = learningRate;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+    }
+
+    /// <summary>lr.</summary>
+    public float LearningRate { get; }
+
+    /// <summary>β1.</summary>
+    public float Beta1 { get; }
+
+    /// <summary>β2.</summary>
+    public float Beta2 { get; }
+
+    /// <summary>ε, added to sqrt(v) without bias correction (Keras's "epsilon hat").</summary>
+    public float Epsilon { get; }
+
+    /// <inheritdoc />
+    public string Name => "adam";
+
+    /// <inheritdoc />
+    public long Iterations { get; set; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<NamedTensor> Slots => _slots;
+
+    /// <inheritdoc />
+    public void Initialize(IReadOnlyList<Parameter> parameters)
+    {
+        _m = new Tensor[parameters.Count];
+        _v = new Tensor[parameters.Count];
+        _slots = new NamedTensor[2 * parameters.Count];
+        for (int index = 0; index < parameters.Count; index++)
+        {
+            _m[index] = new Tensor(parameters[index].Value.Shape);
+            _v[index] = new Tensor(parameters[index].Value.Shape);
+            _slots[2 * index] = new NamedTensor(parameters[index].Name + "/m", _m[index]);
+            _slots[2 * index + 1] = new NamedTensor(parameters[index].Name + "/v", _v[index]);
+        }
+        Iterations = 0;
+    }
+
+    /// <summary>The step size of step <paramref name="step"/> (1-based), in float32 as Keras computes it.</summary>
+    public float Alpha(long step)
+    {
+        float t = step;
+        float beta1Power = MathF.Pow(Beta1, t);
+        float beta2Power = MathF.Pow(Beta2, t);
+        return LearningRate * MathF.Sqrt(1f - beta2Power) / (1f - beta1Power);
+    }
+
+    /// <inheritdoc />
+    public void Step(IReadOnlyList<Parameter> parameters)
+    {
+        if (parameters.Count != _m.Length)
+        {
+            throw new InvalidOperationException(
+                $"Adam was initialized for {_m.Length} parameters; received {parameters.Count}. Call Initialize with the model's parameters first.");
+        }
+        long step = Iterations + 1;
+        float alpha = Alpha(step);
+        float oneMinusBeta1 = 1f - Beta1, oneMinusBeta2 = 1f - Beta2;
+        for (int index = 0; index < parameters.Count; index++)
+        {
+            Update(parameters[index].Gradient.ReadOnlySpan, alpha, oneMinusBeta1, oneMinusBeta2, Epsilon,
+                _m[index].Span, _v[index].Span, parameters[index].Value.Span);
+        }
+        Iterations = step;
+    }
+
+    /// <summary>One Adam update over spans: SIMD, one rounding per operation (no fused multiply-add), equal to <see cref="UpdateReference"/>.</summary>
+    public static void Update(ReadOnlySpan<float> gradient, float alpha, float oneMinusBeta1, float oneMinusBeta2, float epsilon,
+        Span<float> m, Span<float> v, Span<float> value)
+    {
+        int index = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var a = Vector512.Create(alpha);
+            var b1 = Vector512.Create(oneMinusBeta1);
+            var b2 = Vector512.Create(oneMinusBeta2);
+            var eps = Vector512.Create(epsilon);
+            for (; index <= gradient.Length - Vector512<float>.Count; index += Vector512<float>.Count)
+            {
+                var g = Vector512.Create(gradient.Slice(index));
+                var mv = Vector512.Create(m.Slice(index));
+                var vv = Vector512.Create(v.Slice(index));
+                mv += (g - mv) * b1;
+                vv += (g * g - vv) * b2;
+                var w = Vector512.Create(value.Slice(index)) - mv * a / (Vector512.Sqrt(vv) + eps);
+                mv.CopyTo(m.Slice(index));
+                vv.CopyTo(v.Slice(index));
+                w.CopyTo(value.Slice(index));
+            }
+        }
+        UpdateReference(gradient.Slice(index), alpha, oneMinusBeta1, oneMinusBeta2, epsilon, m.Slice(index), v.Slice(index), value.Slice(index));
+    }
+
+    /// <summary>Scalar reference of <see cref="Update"/>.</summary>
+    public static void UpdateReference(ReadOnlySpan<float> gradient, float alpha, float oneMinusBeta1, float oneMinusBeta2, float epsilon,
+        Span<float> m, Span<float> v, Span<float> value)
+    {
+        for (int index = 0; index < gradient.Length; index++)
+        {
+            float g = gradient[index];
+            m[index] += (g - m[index]) * oneMinusBeta1;
+            v[index] += (g * g - v[index]) * oneMinusBeta2;
+            value[index] -= m[index] * alpha / (MathF.Sqrt(v[index]) + epsilon);
+        }
+    }
+}

@@ -1,0 +1,306 @@
+using System.Globalization;
+using System.Text;
+using Engine.Layers;
+using Engine.Losses;
+using Engine.Optimizers;
+
+namespace Engine;
+
+/// <summary>
+/// A linear stack of layers trained with softmax cross-entropy on logits, as Keras's
+/// <c>Sequential</c>: construct, <see cref="Build"/>, <see cref="Compile"/>, then
+/// <see cref="TrainStep"/>, <see cref="Evaluate"/> and <see cref="Predict"/>.
+/// </summary>
+public sealed class Sequential
+{
+    private readonly ILayer[] _layers;
+    private Parameter[] _parameters = [];
+    private SoftmaxCrossEntropy? _loss;
+    private IOptimizer? _optimizer;
+    private Shape? _inputShape;
+
+    /// <summary>Creates a model from its layers, first to last.</summary>
+    public Sequential(params IEnumerable<ILayer> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        _layers = layers.ToArray();
+        if (_layers.Length == 0)
+        {
+            throw new ArgumentException("A Sequential model needs at least one layer; received none.", nameof(layers));
+        }
+        for (int index = 0; index < _layers.Length; index++)
+        {
+            if (_layers[index] is null)
+            {
+                throw new ArgumentException($"Layer {index} is null; expected a layer.", nameof(layers));
+            }
+        }
+    }
+
+    /// <summary>The layers, first to last.</summary>
+    public IReadOnlyList<ILayer> Layers => _layers;
+
+    /// <summary>Every trainable parameter in layer order (Keras's <c>trainable_weights</c> order), named <c>layer/kernel</c>, <c>layer/bias</c>.</summary>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+
+    /// <summary>The options of the last Build.</summary>
+    public ModelOptions Options { get; private set; } = new();
+
+    /// <summary>The per-example input shape, e.g. [28, 28, 1] (after Build).</summary>
+    public Shape InputShape => _inputShape ?? throw NotBuilt("InputShape");
+
+    /// <summary>The output shape per example, e.g. [10] (after Build).</summary>
+    public Shape OutputShape => _layers[^1].OutputShape.WithoutBatch();
+
+    /// <summary>Whether <see cref="Build"/> has succeeded.</summary>
+    public bool IsBuilt => _inputShape.HasValue;
+
+    /// <summary>The thread setting shared by every layer.</summary>
+    public Workers Workers { get; private set; } = new(1);
+
+    /// <summary>The source of dropout masks; its state belongs in checkpoints.</summary>
+    public RandomSource TrainingRandom { get; private set; } = new(0);
+
+    /// <summary>The optimizer given to <see cref="Compile"/>.</summary>
+    public IOptimizer Optimizer => _optimizer ?? throw new InvalidOperationException("The model has no optimizer; expected Compile(optimizer) before training.");
+
+    /// <summary>The number of correct predictions in the last <see cref="TrainStep"/> batch.</summary>
+    public int LastStepCorrect { get; private set; }
+
+    /// <summary>The total number of trainable values.</summary>
+    public long ParameterCount => _parameters.Sum(p => (long)p.Value.Length);
+
+    /// <summary>
+    /// Builds every layer for per-example input <paramref name="inputShape"/> (e.g. [28, 28, 1]),
+    /// names layers and parameters as Keras does, and draws the initial weights from the seed.
+    /// </summary>
+    /// <exception cref="ArgumentException">A layer refuses its input; the message names the layer index, its type and both shapes.</exception>
+    public void Build(Shape inputShape, ModelOptions? options = null)
+    {
+        options ??= new ModelOptions();
+        if (options.BatchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"The batch size must be at least 1; received {options.BatchSize}.");
+        }
+        Workers = new Workers(options.Threads);
+        var root = new RandomSource(unchecked((ulong)options.Seed));
+        var context = new LayerContext(root.Fork(), root.Fork(), Workers);
+        TrainingRandom = context.TrainingRandom;
+
+        var counts = new Dictionary<string, int>();
+        var parameters = new List<Parameter>();
+        Shape shape = inputShape.PrependBatch(options.BatchSize);
+        for (int index = 0; index < _layers.Length; index++)
+        {
+            ILayer layer = _layers[index];
+            int seen = counts.GetValueOrDefault(layer.KindName);
+            counts[layer.KindName] = seen + 1;
+            layer.Name = seen == 0 ? layer.KindName : $"{layer.KindName}_{seen}";
+            Shape outputShape;
+            try
+            {
+                outputShape = layer.Build(shape, context);
+            }
+            catch (ArgumentException error)
+            {
+                throw new ArgumentException(
+                    $"Layer {index} ({layer.GetType().Name} '{layer.Name}') cannot take input of shape {shape}: {error.Message}", error);
+            }
+            foreach (Parameter parameter in layer.Parameters)
+            {
+                parameter.Name = $"{layer.Name}/{parameter.Name}";
+                parameters.Add(parameter);
+            }
+            shape = outputShape;
+        }
+        if (shape.Rank != 2)
+        {
+            throw new ArgumentException(
+                $"The last layer ({_layers[^1].GetType().Name} '{_layers[^1].Name}') outputs {shape}; expected logits of rank 2 [N, classes].");
+        }
+        _parameters = parameters.ToArray();
+        _loss = new SoftmaxCrossEntropy(options.BatchSize, shape[1]);
+        _inputShape = inputShape;
+        Options = options;
+        _optimizer?.Initialize(_parameters);
+    }
+
+    /// <summary>Sets the optimizer and allocates its state. Loss: softmax cross-entropy on logits.</summary>
+    public void Compile(IOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        _optimizer = optimizer;
+        if (IsBuilt)
+        {
+            optimizer.Initialize(_parameters);
+        }
+    }
+
+    /// <summary>Clears every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (Parameter parameter in _parameters)
+        {
+            parameter.Gradient.Clear();
+        }
+    }
+
+    /// <summary>The logits [N, classes] for <paramref name="images"/> (N ≤ the built batch), without dropout. The tensor is reused by the next call.</summary>
+    public Tensor Forward(Tensor images, bool training)
+    {
+        CheckImages(images);
+        Tensor activation = images;
+        foreach (ILayer layer in _layers)
+        {
+            activation = layer.Forward(activation, training);
+        }
+        return activation;
+    }
+
+    /// <summary>
+    /// One optimization step on a batch: forward (training), loss, backward, optimizer update.
+    /// Returns the batch's mean loss.
+    /// </summary>
+    public float TrainStep(Tensor images, Tensor oneHotLabels)
+    {
+        IOptimizer optimizer = Optimizer;
+        float loss = ComputeGradients(images, oneHotLabels);
+        optimizer.Step(_parameters);
+        return loss;
+    }
+
+    /// <summary>Forward (training) and backward on a batch: the gradients are left in the parameters (cleared first). Returns the mean loss.</summary>
+    public float ComputeGradients(Tensor images, Tensor oneHotLabels)
+    {
+        CheckLabels(images, oneHotLabels);
+        ZeroGrad();
+        Tensor logits = Forward(images, training: true);
+        float loss = _loss!.Forward(logits, oneHotLabels);
+        LastStepCorrect = SoftmaxCrossEntropy.CountCorrect(logits.ReadOnlySpan, oneHotLabels.ReadOnlySpan, logits.Shape[0], logits.Shape[1]);
+        Tensor gradient = _loss.Backward();
+        for (int index = _layers.Length - 1; index >= 0; index--)
+        {
+            gradient = _layers[index].Backward(gradient);
+        }
+        return loss;
+    }
+
+    /// <summary>The mean loss and accuracy over any number of examples, in batches of the built size, without dropout.</summary>
+    public Evaluation Evaluate(Tensor images, Tensor oneHotLabels)
+    {
+        CheckLabels(images, oneHotLabels, anyBatch: true);
+        int total = images.Shape[0], batch = Options.BatchSize, correct = 0;
+        double lossSum = 0;
+        for (int start = 0; start < total; start += batch)
+        {
+            int count = Math.Min(batch, total - start);
+            Tensor labels = oneHotLabels.SliceBatch(start, count);
+            Tensor logits = Forward(images.SliceBatch(start, count), training: false);
+            _loss!.Forward(logits, labels);
+            foreach (float loss in _loss.PerExampleLoss)
+            {
+                lossSum += loss;
+            }
+            correct += SoftmaxCrossEntropy.CountCorrect(logits.ReadOnlySpan, labels.ReadOnlySpan, count, logits.Shape[1]);
+        }
+        return new Evaluation(lossSum / total, (double)correct / total, total);
+    }
+
+    /// <summary>The logits [N, classes] for any number of images, in batches of the built size, without dropout.</summary>
+    public Tensor Predict(Tensor images)
+    {
+        CheckImages(images, anyBatch: true);
+        var logits = new Tensor(images.Shape[0], OutputShape[0]);
+        Predict(images, logits);
+        return logits;
+    }
+
+    /// <summary>Writes the logits for <paramref name="images"/> into <paramref name="logits"/> [N, classes].</summary>
+    public void Predict(Tensor images, Tensor logits)
+    {
+        CheckImages(images, anyBatch: true);
+        ArgumentNullException.ThrowIfNull(logits);
+        var expected = new Shape(images.Shape[0], OutputShape[0]);
+        if (logits.Shape != expected)
+        {
+            throw new ArgumentException($"Predict expects a destination of shape {expected}; received {logits.Shape}.", nameof(logits));
+        }
+        int total = images.Shape[0], batch = Options.BatchSize;
+        for (int start = 0; start < total; start += batch)
+        {
+            int count = Math.Min(batch, total - start);
+            Forward(images.SliceBatch(start, count), training: false).ReadOnlySpan.CopyTo(logits.SliceBatch(start, count).Span);
+        }
+    }
+
+    /// <summary>The Keras-style table: layer (type), output shape, parameter count, totals.</summary>
+    public string Summary()
+    {
+        if (!IsBuilt)
+        {
+            throw NotBuilt("Summary");
+        }
+        const int nameWidth = 29, shapeWidth = 26;
+        string rule = new('_', 65), doubleRule = new('=', 65);
+        var text = new StringBuilder();
+        text.AppendLine("Model: \"sequential\"");
+        text.AppendLine(rule);
+        text.AppendLine($" {"Layer (type)",-(nameWidth - 1)}{"Output Shape",-shapeWidth}Param #");
+        text.AppendLine(doubleRule);
+        for (int index = 0; index < _layers.Length; index++)
+        {
+            ILayer layer = _layers[index];
+            string type = layer is Layer typed ? typed.TypeName : layer.GetType().Name;
+            string shape = "(None, " + string.Join(", ", layer.OutputShape.WithoutBatch().Dimensions.ToArray()) + ")";
+            long count = layer.Parameters.Sum(p => (long)p.Value.Length);
+            text.AppendLine($" {$"{layer.Name} ({type})",-(nameWidth - 1)}{shape,-shapeWidth}{count.ToString("N0", CultureInfo.InvariantCulture)}");
+            text.AppendLine(index == _layers.Length - 1 ? doubleRule : "");
+        }
+        string total = ParameterCount.ToString("N0", CultureInfo.InvariantCulture);
+        text.AppendLine($"Total params: {total}");
+        text.AppendLine($"Trainable params: {total}");
+        text.AppendLine("Non-trainable params: 0");
+        text.Append(rule);
+        return text.ToString();
+    }
+
+    private void CheckImages(Tensor images, bool anyBatch = false)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (!IsBuilt)
+        {
+            throw NotBuilt("Forward");
+        }
+        Shape expected = InputShape;
+        bool matches = images.Shape.Rank == expected.Rank + 1;
+        for (int axis = 0; matches && axis < expected.Rank; axis++)
+        {
+            matches = images.Shape[axis + 1] == expected[axis];
+        }
+        if (!matches)
+        {
+            throw new ArgumentException(
+                $"The model expects images of shape [N, {string.Join(", ", expected.Dimensions.ToArray())}]; received {images.Shape}.", nameof(images));
+        }
+        if (!anyBatch && images.Shape[0] > Options.BatchSize)
+        {
+            throw new ArgumentException(
+                $"The model was built for batches of at most {Options.BatchSize}; received a batch of {images.Shape[0]} (shape {images.Shape}).", nameof(images));
+        }
+    }
+
+    private void CheckLabels(Tensor images, Tensor oneHotLabels, bool anyBatch = false)
+    {
+        CheckImages(images, anyBatch);
+        ArgumentNullException.ThrowIfNull(oneHotLabels);
+        var expected = new Shape(images.Shape[0], OutputShape[0]);
+        if (oneHotLabels.Shape != expected)
+        {
+            throw new ArgumentException(
+                $"Expected one-hot labels of shape {expected} for images {images.Shape}; received {oneHotLabels.Shape}.", nameof(oneHotLabels));
+        }
+    }
+
+    private static InvalidOperationException NotBuilt(string what) =>
+        new($"{what} needs a built model; expected Build(inputShape) to be called first.");
+}
