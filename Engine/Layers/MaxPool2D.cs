@@ -46,6 +46,9 @@ public sealed class MaxPool2D : Layer
     public override string KindName => "max_pooling2d";
 
     /// <inheritdoc />
+    public override string TypeName => "MaxPooling2D";
+
+    /// <inheritdoc />
     protected override Shape OnBuild(Shape inputShape, LayerContext context)
     {
         RequireRank(inputShape, 4, "[N, H, W, C]");

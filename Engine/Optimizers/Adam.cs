@@ -14,9 +14,13 @@ public sealed class Adam : IOptimizer
     private NamedTensor[] _slots = [];
 
     /// <summary>Creates Adam with Keras's defaults unless given.</summary>
-    public Adam(float learningRate = 0.001f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
+    /// <remarks>
+    /// Hyper-parameters are doubles, as Keras's Python floats: (1 - β) is computed in double and then
+    /// rounded to float32, so (1 - 0.999) is float32(0.001), as in Keras.
+    /// </remarks>
+    public Adam(double learningRate = 0.001, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-7)
     {
-        if (!(learningRate > 0) || !float.IsFinite(learningRate))
+        if (!(learningRate > 0) || !double.IsFinite(learningRate))
         {
             throw new ArgumentOutOfRangeException(nameof(learningRate), $"Adam expects a finite learning rate > 0; received {learningRate}.");
         }
@@ -35,16 +39,16 @@ public sealed class Adam : IOptimizer
     }
 
     /// <summary>lr.</summary>
-    public float LearningRate { get; }
+    public double LearningRate { get; }
 
     /// <summary>β1.</summary>
-    public float Beta1 { get; }
+    public double Beta1 { get; }
 
     /// <summary>β2.</summary>
-    public float Beta2 { get; }
+    public double Beta2 { get; }
 
     /// <summary>ε, added to sqrt(v) without bias correction (Keras's "epsilon hat").</summary>
-    public float Epsilon { get; }
+    public double Epsilon { get; }
 
     /// <inheritdoc />
     public string Name => "adam";
@@ -75,9 +79,9 @@ public sealed class Adam : IOptimizer
     public float Alpha(long step)
     {
         float t = step;
-        float beta1Power = MathF.Pow(Beta1, t);
-        float beta2Power = MathF.Pow(Beta2, t);
-        return LearningRate * MathF.Sqrt(1f - beta2Power) / (1f - beta1Power);
+        float beta1Power = MathF.Pow((float)Beta1, t);
+        float beta2Power = MathF.Pow((float)Beta2, t);
+        return (float)LearningRate * MathF.Sqrt(1f - beta2Power) / (1f - beta1Power);
     }
 
     /// <inheritdoc />
@@ -90,10 +94,10 @@ public sealed class Adam : IOptimizer
         }
         long step = Iterations + 1;
         float alpha = Alpha(step);
-        float oneMinusBeta1 = 1f - Beta1, oneMinusBeta2 = 1f - Beta2;
+        float oneMinusBeta1 = (float)(1.0 - Beta1), oneMinusBeta2 = (float)(1.0 - Beta2);
         for (int index = 0; index < parameters.Count; index++)
         {
-            Update(parameters[index].Gradient.ReadOnlySpan, alpha, oneMinusBeta1, oneMinusBeta2, Epsilon,
+            Update(parameters[index].Gradient.ReadOnlySpan, alpha, oneMinusBeta1, oneMinusBeta2, (float)Epsilon,
                 _m[index].Span, _v[index].Span, parameters[index].Value.Span);
         }
         Iterations = step;

@@ -12,9 +12,9 @@ public sealed class Sgd : IOptimizer
     private NamedTensor[] _slots = [];
 
     /// <summary>Creates SGD (Keras defaults: lr 0.01, momentum 0).</summary>
-    public Sgd(float learningRate = 0.01f, float momentum = 0f)
+    public Sgd(double learningRate = 0.01, double momentum = 0)
     {
-        if (!(learningRate > 0) || !float.IsFinite(learningRate))
+        if (!(learningRate > 0) || !double.IsFinite(learningRate))
         {
             throw new ArgumentOutOfRangeException(nameof(learningRate), $"Sgd expects a finite learning rate > 0; received {learningRate}.");
         }
@@ -27,10 +27,10 @@ public sealed class Sgd : IOptimizer
     }
 
     /// <summary>lr.</summary>
-    public float LearningRate { get; }
+    public double LearningRate { get; }
 
     /// <summary>The momentum (0: plain SGD).</summary>
-    public float Momentum { get; }
+    public double Momentum { get; }
 
     /// <inheritdoc />
     public string Name => "sgd";
@@ -64,13 +64,13 @@ public sealed class Sgd : IOptimizer
             if (Momentum > 0)
             {
                 Span<float> velocity = _velocity[index].Span;
-                TensorPrimitives.Multiply(velocity, Momentum, velocity);
-                TensorPrimitives.MultiplyAdd(gradient, -LearningRate, velocity, velocity);
+                TensorPrimitives.Multiply(velocity, (float)Momentum, velocity);
+                TensorPrimitives.MultiplyAdd(gradient, -(float)LearningRate, velocity, velocity);
                 TensorPrimitives.Add(value, velocity, value);
             }
             else
             {
-                TensorPrimitives.MultiplyAdd(gradient, -LearningRate, value, value);
+                TensorPrimitives.MultiplyAdd(gradient, -(float)LearningRate, value, value);
             }
         }
         Iterations++;
