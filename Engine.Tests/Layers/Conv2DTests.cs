@@ -76,3 +76,51 @@ public class Conv2DTests
         }
     }
 }
+
+public class Conv2DGradientTests
+{
+    [TestCase(5, 6, 2, 3, 3, 3, 1, 1, Padding.Same, false)]
+    [TestCase(7, 6, 3, 4, 3, 2, 2, 1, Padding.Same, false)]
+    [TestCase(9, 8, 2, 3, 4, 4, 2, 2, Padding.Same, true)]
+    [TestCase(8, 7, 2, 2, 2, 3, 2, 3, Padding.Valid, false)]
+    [TestCase(6, 6, 3, 5, 1, 1, 2, 2, Padding.Valid, true)]
+    public void BackwardMatchesCentralDifferences(int height, int width, int channels, int filters,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding, bool relu)
+    {
+        var input = GradientCheck.SpreadValues(new Shape(2, height, width, channels), seed: height * 31 + width);
+        var layer = LayerHarness.Built(new Conv2D(filters, new Size2(kernelHeight, kernelWidth), new Size2(strideHeight, strideWidth), padding,
+            relu ? Activation.Relu : Activation.None, biasInitializer: new Engine.Initializers.RandomNormal(0, 0.1)), input.Shape);
+        GradientCheck.Layer(layer, input, step: relu ? 1e-3 : 1e-2);
+    }
+
+    [Test]
+    public void ErrorsNameWhatWasReceivedAndExpected()
+    {
+        var layer = new Conv2D(4, 3);
+        var notBuilt = Assert.Throws<InvalidOperationException>(() => layer.Forward(new Tensor(1, 5, 5, 1), training: false));
+        Assert.That(notBuilt!.Message, Does.Contain("Build"));
+
+        var wrongRank = Assert.Throws<ArgumentException>(() => layer.Build(new Shape(28, 28), LayerHarness.Context()));
+        Assert.That(wrongRank!.Message, Does.Contain("rank 4").And.Contain("[28, 28]"));
+
+        LayerHarness.Built(layer, new Shape(2, 5, 5, 1));
+        var backwardFirst = Assert.Throws<InvalidOperationException>(() => layer.Backward(new Tensor(2, 3, 3, 4)));
+        Assert.That(backwardFirst!.Message, Does.Contain("before Forward"));
+
+        var tooLarge = Assert.Throws<ArgumentException>(() => layer.Forward(new Tensor(3, 5, 5, 1), training: false));
+        Assert.That(tooLarge!.Message, Does.Contain("at most 2").And.Contain("3"));
+
+        var mismatched = Assert.Throws<ArgumentException>(() => layer.Forward(new Tensor(2, 6, 5, 1), training: false));
+        Assert.That(mismatched!.Message, Does.Contain("[2, 5, 5, 1]").And.Contain("[2, 6, 5, 1]"));
+
+        layer.Forward(new Tensor(2, 5, 5, 1), training: true);
+        var wrongGradient = Assert.Throws<ArgumentException>(() => layer.Backward(new Tensor(2, 3, 3, 5)));
+        Assert.That(wrongGradient!.Message, Does.Contain("[2, 3, 3, 4]").And.Contain("[2, 3, 3, 5]"));
+
+        var tooSmall = Assert.Throws<ArgumentException>(() => LayerHarness.Built(new Conv2D(1, 4), new Shape(1, 3, 3, 1)));
+        Assert.That(tooSmall!.Message, Does.Contain("4x4").And.Contain("[1, 3, 3, 1]"));
+
+        var badFilters = Assert.Throws<ArgumentOutOfRangeException>(() => new Conv2D(0, 3));
+        Assert.That(badFilters!.Message, Does.Contain("filters=0"));
+    }
+}

@@ -48,3 +48,18 @@ public class MaxPool2DTests
         Assert.That(y.ReadOnlySpan.ToArray(), Is.EqualTo(new[] { -5f, -4f, -2f, -1f }));
     }
 }
+
+public class MaxPool2DGradientTests
+{
+    [TestCase(6, 6, 2, 2, 2, 2, 2, Padding.Valid)]
+    [TestCase(7, 5, 3, 2, 2, 2, 2, Padding.Same)]
+    [TestCase(5, 6, 2, 3, 3, 1, 1, Padding.Same)]
+    [TestCase(7, 7, 2, 3, 2, 2, 1, Padding.Valid)]
+    public void BackwardMatchesCentralDifferences(int height, int width, int channels, int poolHeight, int poolWidth,
+        int strideHeight, int strideWidth, Padding padding)
+    {
+        var input = GradientCheck.SpreadValues(new Shape(2, height, width, channels), seed: height * 7 + width);
+        var layer = LayerHarness.Built(new MaxPool2D(new Size2(poolHeight, poolWidth), new Size2(strideHeight, strideWidth), padding), input.Shape);
+        GradientCheck.Layer(layer, input, step: 1e-3);
+    }
+}

@@ -44,3 +44,21 @@ public class SoftmaxCrossEntropyTests
         }
     }
 }
+
+public class SoftmaxCrossEntropyGradientTests
+{
+    [Test]
+    public void BackwardMatchesCentralDifferences()
+    {
+        var logits = GradientCheck.SpreadValues(new Shape(3, 7), seed: 2);
+        var targets = new Tensor(3, 7);
+        targets[0, 1] = 1f;
+        targets[1, 6] = 1f;
+        targets[2, 0] = 0.25f;
+        targets[2, 3] = 0.75f;
+        var loss = new SoftmaxCrossEntropy(3, 7);
+        loss.Forward(logits, targets);
+        Tensor analytic = loss.Backward().Clone();
+        GradientCheck.Compare("dLogits", logits, analytic, () => loss.Forward(logits, targets), new RandomSource(1), 1e-2, 2e-3, 64);
+    }
+}
