@@ -1,0 +1,1 @@
+BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Engine.Benchmarks.LayerBenchmarks).Assembly).Run(args);
