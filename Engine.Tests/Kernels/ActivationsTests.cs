@@ -1,0 +1,62 @@
+using Engine.Kernels;
+
+namespace Engine.Tests.Kernels;
+
+public class ActivationsTests
+{
+    [Test]
+    public void ReluBackwardEqualsScalarReferenceOnEveryTail()
+    {
+        var random = new RandomSource(4);
+        for (int length = 0; length <= 3 * 16 + 1; length++)
+        {
+            float[] output = new float[length], dOutput = new float[length];
+            for (int i = 0; i < length; i++)
+            {
+                output[i] = i % 3 == 0 ? 0f : (float)random.NextGaussian();
+                dOutput[i] = (float)random.NextGaussian();
+            }
+            float[] simd = new float[length], scalar = new float[length];
+            Activations.ReluBackward(output, dOutput, simd);
+            Activations.ReluBackwardReference(output, dOutput, scalar);
+            Assert.That(simd.Select(BitConverter.SingleToUInt32Bits), Is.EqualTo(scalar.Select(BitConverter.SingleToUInt32Bits)), $"length {length}");
+        }
+    }
+}
+
+public class Im2ColTests
+{
+    [TestCase(5, 6, 3, 3, 2, 2, 1, Padding.Same)]
+    [TestCase(9, 8, 2, 4, 4, 2, 2, Padding.Same)]
+    [TestCase(7, 7, 1, 2, 3, 3, 2, Padding.Valid)]
+    public void FoldIsTheAdjointOfExpand(int height, int width, int channels, int kernelHeight, int kernelWidth,
+        int strideHeight, int strideWidth, Padding padding)
+    {
+        // <Expand(x), c> == <x, Fold(c)> for random x and c: Fold is exactly the transpose of Expand.
+        var geometry = ConvGeometry.TryCreate(height, width, channels, new Size2(kernelHeight, kernelWidth),
+            new Size2(strideHeight, strideWidth), padding)!.Value;
+        var random = new RandomSource(6);
+        float[] x = Enumerable.Range(0, 2 * geometry.InputLength).Select(_ => (float)random.NextGaussian()).ToArray();
+        float[] c = Enumerable.Range(0, 2 * geometry.OutputPixels * geometry.PatchLength).Select(_ => (float)random.NextGaussian()).ToArray();
+        float[] expanded = new float[c.Length], folded = new float[x.Length];
+        Im2Col.Expand(x, geometry, 2, expanded);
+        Im2Col.Fold(c, geometry, 2, folded);
+        double left = expanded.Zip(c, (a, b) => (double)a * b).Sum();
+        double right = x.Zip(folded, (a, b) => (double)a * b).Sum();
+        Assert.That(left, Is.EqualTo(right).Within(1e-4 * Math.Max(1, Math.Abs(left))));
+    }
+
+    [Test]
+    public void SamePaddingPutsTheExtraRowAfter()
+    {
+        // 28 -> 14 with k = 3, s = 2: pad top 0, bottom 1.
+        var geometry = ConvGeometry.TryCreate(28, 28, 1, 3, 2, Padding.Same)!.Value;
+        Assert.That((geometry.OutputHeight, geometry.PadTop, geometry.PadLeft), Is.EqualTo((14, 0, 0)));
+        // k = 4, s = 2 on 9: out 5, pad total 3, top 1.
+        geometry = ConvGeometry.TryCreate(9, 9, 1, 4, 2, Padding.Same)!.Value;
+        Assert.That((geometry.OutputHeight, geometry.PadTop), Is.EqualTo((5, 1)));
+        // The model's last pool: 7 -> 4.
+        geometry = ConvGeometry.TryCreate(7, 7, 1, 2, 2, Padding.Same)!.Value;
+        Assert.That((geometry.OutputHeight, geometry.PadTop), Is.EqualTo((4, 0)));
+    }
+}

@@ -1,0 +1,111 @@
+using Engine.Layers;
+using Engine.Optimizers;
+
+namespace Engine.Tests;
+
+public class SequentialTests
+{
+    [Test]
+    public void SummaryShowsTheReferenceModelsLayersAndParameterCount()
+    {
+        var model = ReferenceModels.MnistCnn();
+        model.Build(ReferenceModels.MnistInput);
+        string summary = model.Summary();
+        Assert.That(summary, Does.Contain("Total params: 619,786"));
+        Assert.That(summary, Does.Contain("conv2d_2 (Conv2D)").And.Contain("(None, 4, 4, 128)").And.Contain("524,544"));
+        Assert.That(summary, Does.Contain("max_pooling2d_1 (MaxPooling2D)").And.Contain("dropout (Dropout)").And.Contain("dense_1 (Dense)"));
+        Assert.That(model.ParameterCount, Is.EqualTo(619_786));
+    }
+
+    [Test]
+    public void BuildErrorNamesTheLayerIndexTypeAndShapes()
+    {
+        var model = new Sequential(new Conv2D(4, 3), new Dense(10));
+        var error = Assert.Throws<ArgumentException>(() => model.Build(new Shape(8, 8, 1)));
+        Assert.That(error!.Message, Does.Contain("Layer 1").And.Contain("Dense").And.Contain("[100, 6, 6, 4]").And.Contain("rank 2"));
+    }
+
+    [Test]
+    public void UseBeforeBuildAndBadShapesAreRefusedWithBothShapes()
+    {
+        var model = ReferenceModels.MnistCnn();
+        var notBuilt = Assert.Throws<InvalidOperationException>(() => model.Predict(new Tensor(1, 28, 28, 1)));
+        Assert.That(notBuilt!.Message, Does.Contain("Build"));
+
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 4, Threads: 1));
+        model.Compile(new Adam());
+        var wrongImage = Assert.Throws<ArgumentException>(() => model.Predict(new Tensor(2, 28, 27, 1)));
+        Assert.That(wrongImage!.Message, Does.Contain("[N, 28, 28, 1]").And.Contain("[2, 28, 27, 1]"));
+        var tooLarge = Assert.Throws<ArgumentException>(() => model.TrainStep(new Tensor(5, 28, 28, 1), new Tensor(5, 10)));
+        Assert.That(tooLarge!.Message, Does.Contain("at most 4").And.Contain("5"));
+        var wrongLabels = Assert.Throws<ArgumentException>(() => model.TrainStep(new Tensor(2, 28, 28, 1), new Tensor(2, 9)));
+        Assert.That(wrongLabels!.Message, Does.Contain("[2, 10]").And.Contain("[2, 9]"));
+    }
+
+    [Test]
+    public void PredictAndEvaluateHandleMoreImagesThanTheBuiltBatch()
+    {
+        var (images, labels) = RandomBatch(10, seed: 3);
+        var model = ReferenceModels.MnistCnn();
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 4, Seed: 5, Threads: 1));
+        Tensor logits = model.Predict(images);
+        Assert.That(logits.Shape, Is.EqualTo(new Shape(10, 10)));
+        Tensor single = model.Forward(images.SliceBatch(9, 1), training: false);
+        Assert.That(logits.SliceBatch(9, 1).ReadOnlySpan.ToArray(), Is.EqualTo(single.ReadOnlySpan.ToArray()));
+        Evaluation evaluation = model.Evaluate(images, labels);
+        Assert.That(evaluation.Count, Is.EqualTo(10));
+        Assert.That(evaluation.Loss, Is.GreaterThan(0).And.LessThan(10));
+    }
+
+    [Test]
+    public void TheSameSeedGivesTheSameWeightsAndAnotherSeedDoesNot()
+    {
+        float[] Weights(int seed)
+        {
+            var model = ReferenceModels.MnistCnn();
+            model.Build(ReferenceModels.MnistInput, new ModelOptions(Seed: seed, Threads: 1));
+            return model.Parameters.SelectMany(p => p.Value.ReadOnlySpan.ToArray()).ToArray();
+        }
+        float[] first = Weights(1), again = Weights(1), other = Weights(2);
+        Assert.That(again, Is.EqualTo(first));
+        Assert.That(other, Is.Not.EqualTo(first));
+    }
+
+    [Test]
+    public void TwentyStepsGiveBitIdenticalWeightsWithOneTwoAndFourThreads()
+    {
+        var (images, labels) = RandomBatch(100, seed: 8);
+        uint[] Train(int threads)
+        {
+            var model = ReferenceModels.MnistCnn();
+            model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 100, Seed: 21, Threads: threads));
+            model.Compile(new Adam());
+            for (int step = 0; step < 20; step++)
+            {
+                // The last step uses a partial batch, as the end of an epoch does.
+                int count = step == 19 ? 37 : 100;
+                model.TrainStep(images.SliceBatch(0, count), labels.SliceBatch(0, count));
+            }
+            return model.Parameters.SelectMany(p => p.Value.ReadOnlySpan.ToArray()).Select(BitConverter.SingleToUInt32Bits).ToArray();
+        }
+        uint[] one = Train(1);
+        Assert.That(Train(2), Is.EqualTo(one), "2 threads");
+        Assert.That(Train(4), Is.EqualTo(one), "4 threads");
+    }
+
+    internal static (Tensor Images, Tensor Labels) RandomBatch(int count, int seed)
+    {
+        var random = new RandomSource((ulong)seed);
+        var images = new Tensor(count, 28, 28, 1);
+        for (int i = 0; i < images.Length; i++)
+        {
+            images.Span[i] = random.NextSingle();
+        }
+        var labels = new Tensor(count, 10);
+        for (int n = 0; n < count; n++)
+        {
+            labels[n, random.NextInt(10)] = 1f;
+        }
+        return (images, labels);
+    }
+}
