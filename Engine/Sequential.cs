@@ -185,6 +185,93 @@ public sealed class Sequential
         return loss;
     }
 
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs (counting from 0, so resuming at epoch k trains
+    /// k..epochs-1) over the batches of <paramref name="batches"/>, like Keras's <c>fit</c>.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">A loss or gradient was not finite; the message names the step and the first layer.</exception>
+    public History Fit(IBatchSource batches, int epochs, FitOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        options ??= new FitOptions();
+        if (epochs < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit expects epochs >= 1; received {epochs}.");
+        }
+        if (options.InitialEpoch < 0 || options.InitialBatch < 0 || options.InitialBatch > batches.BatchesPerEpoch)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options),
+                $"Fit expects 0 <= InitialEpoch and 0 <= InitialBatch <= {batches.BatchesPerEpoch}; received epoch {options.InitialEpoch}, batch {options.InitialBatch}.");
+        }
+        _ = Optimizer;
+        var history = new List<EpochMetrics>();
+        for (int epoch = options.InitialEpoch; epoch < epochs; epoch++)
+        {
+            int skip = epoch == options.InitialEpoch ? options.InitialBatch : 0;
+            int batchIndex = 0, seen = 0, correct = 0;
+            double lossSum = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            foreach (Batch batch in batches.GetEpoch(epoch))
+            {
+                if (batchIndex++ < skip)
+                {
+                    continue;
+                }
+                int count = batch.Images.Shape[0];
+                float loss = TrainStep(batch.Images, batch.Labels);
+                if (!float.IsFinite(loss))
+                {
+                    throw new TrainingDivergedException(
+                        $"The loss became {loss} at epoch {epoch + 1}, batch {batchIndex} (optimizer step {Optimizer.Iterations}); {FirstNonFinite()}");
+                }
+                lossSum += (double)loss * count;
+                correct += LastStepCorrect;
+                seen += count;
+                double seconds = clock.Elapsed.TotalSeconds;
+                options.OnBatch?.Invoke(new BatchProgress(epoch, batchIndex, batches.BatchesPerEpoch, lossSum / seen,
+                    (double)correct / seen, seen / Math.Max(seconds, 1e-9), clock.Elapsed));
+                if (options.CancellationToken.IsCancellationRequested && batchIndex < batches.BatchesPerEpoch)
+                {
+                    return new History(history, Cancelled: true, StoppedAt: (epoch, batchIndex));
+                }
+            }
+            clock.Stop();
+            double trainSeconds = clock.Elapsed.TotalSeconds;
+            Evaluation? validation = options.Validation is var (images, labels) ? Evaluate(images, labels) : null;
+            var metrics = new EpochMetrics(epoch, seen == 0 ? double.NaN : lossSum / seen, seen == 0 ? double.NaN : (double)correct / seen,
+                validation, trainSeconds, seen / Math.Max(trainSeconds, 1e-9));
+            history.Add(metrics);
+            options.OnEpochEnd?.Invoke(metrics);
+            if (options.CancellationToken.IsCancellationRequested && epoch + 1 < epochs)
+            {
+                return new History(history, Cancelled: true, StoppedAt: (epoch + 1, 0));
+            }
+        }
+        return new History(history, Cancelled: false, StoppedAt: null);
+    }
+
+    /// <summary>Describes the first layer (forward order) whose parameters or gradients hold a value that is not finite.</summary>
+    private string FirstNonFinite()
+    {
+        foreach (ILayer layer in _layers)
+        {
+            foreach (Parameter parameter in layer.Parameters)
+            {
+                foreach (var (what, tensor) in new[] { ("gradient", parameter.Gradient), ("value", parameter.Value) })
+                {
+                    foreach (float value in tensor.ReadOnlySpan)
+                    {
+                        if (!float.IsFinite(value))
+                        {
+                            return $"the first non-finite value ({value}) is in the {what} of {parameter.Name} (layer {layer.Name}).";
+                        }
+                    }
+                }
+            }
+        }
+        return "every parameter and gradient is still finite (the input data may hold NaN or infinity).";
+    }
+
     /// <summary>The mean loss and accuracy over any number of examples, in batches of the built size, without dropout.</summary>
     public Evaluation Evaluate(Tensor images, Tensor oneHotLabels)
     {
