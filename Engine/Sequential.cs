@@ -90,6 +90,10 @@ public sealed class Sequential
         var counts = new Dictionary<string, int>();
         var parameters = new List<Parameter>();
         Shape shape = inputShape.PrependBatch(options.BatchSize);
+        if (_layers[0] is Layer first)
+        {
+            first.ComputeInputGradient = false;
+        }
         for (int index = 0; index < _layers.Length; index++)
         {
             ILayer layer = _layers[index];
