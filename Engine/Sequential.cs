@@ -384,11 +384,12 @@ public sealed class Sequential
     {
         CheckImages(images, anyBatch);
         ArgumentNullException.ThrowIfNull(oneHotLabels);
-        var expected = new Shape(images.Shape[0], OutputShape[0]);
-        if (oneHotLabels.Shape != expected)
+        int classes = _layers[^1].OutputShape[1];
+        Shape labels = oneHotLabels.Shape;
+        if (labels.Rank != 2 || labels[0] != images.Shape[0] || labels[1] != classes)
         {
             throw new ArgumentException(
-                $"Expected one-hot labels of shape {expected} for images {images.Shape}; received {oneHotLabels.Shape}.", nameof(oneHotLabels));
+                $"Expected one-hot labels of shape [{images.Shape[0]}, {classes}] for images {images.Shape}; received {labels}.", nameof(oneHotLabels));
         }
     }
 
