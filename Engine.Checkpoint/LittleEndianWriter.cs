@@ -45,12 +45,19 @@ internal sealed class LittleEndianWriter : IDisposable
 
     public void WriteBytes(ReadOnlySpan<byte> bytes)
     {
-        while (!bytes.IsEmpty)
+        if (bytes.Length > _buffer.Length - _used)
         {
-            int chunk = Math.Min(bytes.Length, _buffer.Length - _used);
-            bytes[..chunk].CopyTo(Reserve(chunk));
-            bytes = bytes[chunk..];
+            Flush();
         }
+        if (bytes.Length >= _buffer.Length)
+        {
+            // Large payloads bypass the buffer.
+            _hash.AppendData(bytes);
+            _output.Write(bytes);
+            Position += bytes.Length;
+            return;
+        }
+        bytes.CopyTo(Reserve(bytes.Length));
     }
 
     /// <summary>Float32 values, little-endian, bit for bit (negative zero, subnormals and NaN payloads survive).</summary>

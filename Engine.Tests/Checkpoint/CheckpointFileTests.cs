@@ -41,6 +41,31 @@ public sealed class CheckpointFileTests
         CheckpointSamples.AssertEqual(CheckpointFile.Load(path), saved);
     }
 
+    [TestCase(16_383)]   // just under the 64 KiB write buffer
+    [TestCase(16_384)]   // exactly the buffer
+    [TestCase(16_385)]
+    [TestCase(300_001)]  // several buffers
+    public void RoundTripOfTensorsAroundAndBeyondTheWriteBufferSize(int length)
+    {
+        var random = new RandomSource((ulong)length);
+        var tensors = new List<NamedTensor>();
+        for (int index = 0; index < 3; index++)
+        {
+            var tensor = new Tensor(length + index);
+            for (int element = 0; element < tensor.Length; element++)
+            {
+                tensor.Span[element] = BitConverter.Int32BitsToSingle((int)random.NextUInt64() & 0x7F7FFFFF);
+            }
+            tensors.Add(new NamedTensor($"layer{index}/kernel", tensor));
+        }
+        var saved = new CheckpointContents { Architecture = "large", Parameters = tensors[..2], OptimizerSlots = tensors[2..] };
+        string path = _scratch.File("large.ckpt");
+
+        CheckpointFile.Save(path, saved);
+
+        CheckpointSamples.AssertEqual(CheckpointFile.Load(path), saved);
+    }
+
     [Test]
     public void EqualContentsGiveIdenticalBytes()
     {
