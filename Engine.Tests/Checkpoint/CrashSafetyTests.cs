@@ -18,7 +18,6 @@ public sealed class CrashSafetyTests
     private const int MaxToKeep = 2;
 
     [Test]
-    [CancelAfter(60_000)]
     public void KillingAWriterAtRandomMomentsAlwaysLeavesARestorableCheckpoint()
     {
         using var scratch = new ScratchDirectory();
