@@ -15,6 +15,8 @@ public sealed class MnistDataset
     /// <summary>The number of classes (digits 0-9).</summary>
     public const int ClassCount = 10;
 
+    private static readonly float[] ScaledPixels = Enumerable.Range(0, 256).Select(value => value / 255f).ToArray();
+
     private readonly int[] _labels;
 
     private MnistDataset(MnistSplit split, Tensor images, int[] labels)
@@ -113,14 +115,10 @@ public sealed class MnistDataset
     /// <inheritdoc />
     public override string ToString() => $"MNIST {Split}: {Count} images {Images.Shape}";
 
-    /// <summary>pixel / 255f for every pixel (a table of the 256 exact quotients).</summary>
+    /// <summary>pixel / 255f for every pixel, through a table of the 256 exact quotients.</summary>
     private static void Scale(ReadOnlySpan<byte> pixels, Span<float> destination)
     {
-        Span<float> table = stackalloc float[256];
-        for (int value = 0; value < 256; value++)
-        {
-            table[value] = value / 255f;
-        }
+        ReadOnlySpan<float> table = ScaledPixels;
         for (int i = 0; i < pixels.Length; i++)
         {
             destination[i] = table[pixels[i]];
