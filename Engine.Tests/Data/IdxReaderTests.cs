@@ -61,16 +61,6 @@ public sealed class IdxReaderTests
     }
 
     [Test]
-    public void Write_ProducesBigEndianHeaderAndData()
-    {
-        var stream = new MemoryStream();
-        IdxWriter.Write(IdxArray.Create(new short[] { 0x0102, -2, 7 }, 3, 1), stream);
-
-        byte[] expected = [0, 0, 0x0B, 2, 0, 0, 0, 3, 0, 0, 0, 1, 0x01, 0x02, 0xFF, 0xFE, 0x00, 0x07];
-        Assert.That(stream.ToArray(), Is.EqualTo(expected));
-    }
-
-    [Test]
     public void Read_DetectsGzipByContentNotByFileName()
     {
         IdxArray array = RandomArray(IdxElementType.UnsignedByte, [10, 3], seed: 1);
@@ -100,8 +90,8 @@ public sealed class IdxReaderTests
     [Test]
     public void Read_LargeGzipArrayAcrossManyChunks()
     {
-        // 3 MB of data: larger than the reader's first chunk, so the buffer grows several times.
-        IdxArray array = RandomArray(IdxElementType.Int32, [768, 1024], seed: 3);
+        // 2 MB of data: larger than the reader's first chunk, so the buffer grows several times.
+        IdxArray array = RandomArray(IdxElementType.Int16, [1024, 1024], seed: 3);
         string path = Path.Combine(_directory, "large.idx.gz");
         IdxWriter.Write(array, path, IdxCompression.Gzip);
 
@@ -258,39 +248,6 @@ public sealed class IdxReaderTests
         var exception = Assert.Throws<InvalidDataException>(() => IdxReader.Read(path))!;
 
         Assert.That(exception.Message, Does.Contain(path).And.Contain("found 0 bytes").And.Contain("expected at least 4"));
-    }
-
-    [Test]
-    public void GetValues_OfTheWrongType_SaysBothTypes()
-    {
-        IdxArray array = IdxArray.Create(new byte[] { 1, 2 }, 2);
-
-        var exception = Assert.Throws<InvalidOperationException>(() => array.GetValues<float>().ToArray())!;
-
-        Assert.That(exception.Message, Does.Contain("UnsignedByte").And.Contain("Single"));
-    }
-
-    [Test]
-    public void Create_RejectsCountThatDisagreesWithDimensions()
-    {
-        var exception = Assert.Throws<ArgumentException>(() => IdxArray.Create(new int[5], 2, 3))!;
-
-        Assert.That(exception.Message, Does.Contain("[2, 3]").And.Contain("6 elements").And.Contain("received 5"));
-    }
-
-    [Test]
-    public void CopyTo_ConvertsToFloatAndDouble()
-    {
-        IdxArray array = IdxArray.Create(new short[] { -7, 300 }, 2);
-        float[] singles = new float[2];
-        double[] doubles = new double[2];
-
-        array.CopyTo(singles);
-        array.CopyTo(doubles);
-
-        Assert.That(singles, Is.EqualTo(new[] { -7f, 300f }));
-        Assert.That(doubles, Is.EqualTo(new[] { -7.0, 300.0 }));
-        Assert.Throws<ArgumentException>(() => array.CopyTo(new float[3]));
     }
 
     private string WriteBytes(string name, byte[] bytes)
