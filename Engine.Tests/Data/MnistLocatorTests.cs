@@ -76,12 +76,13 @@ public sealed class MnistLocatorTests
     [Test]
     public async Task Download_FromLocalMirror_FillsTheCacheWithVerifiedFiles()
     {
+        CopySharedFilesTo(_cache, Names[..1]); // the 10 MB training images are already cached; the other three are downloaded
         await using var server = new TinyHttpServer(SharedFile);
 
         string located = await Locator(mirrors: [server.BaseUri]).LocateAsync();
 
         Assert.That(located, Is.EqualTo(_cache));
-        Assert.That(server.Requests, Is.EquivalentTo(Names.Select(name => "/mnist/" + name + ".gz")));
+        Assert.That(server.Requests, Is.EquivalentTo(Names[1..].Select(name => "/mnist/" + name + ".gz")));
         foreach (string name in Names)
         {
             Assert.That(File.ReadAllBytes(Path.Combine(_cache, name + ".gz")), Is.EqualTo(File.ReadAllBytes(Path.Combine(TestPaths.MnistDirectory, name + ".gz"))));
