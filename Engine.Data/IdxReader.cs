@@ -16,7 +16,8 @@ namespace Engine.Data;
 /// header and that the data is exactly as long as the header declares. It allocates no more than the
 /// declared size, and for a plain seekable file only after comparing it with the file's length; a
 /// gzip stream is read in growing chunks, so a huge declared size in a tiny file fails before a large
-/// allocation.
+/// allocation. Gzip input must be a single gzip member; for a seekable stream its trailer's length field is
+/// checked, so a file cut inside the trailer is rejected too (for a non-seekable stream it cannot be).
 /// </remarks>
 public static class IdxReader
 {
@@ -65,8 +66,16 @@ public static class IdxReader
 
         if (compressed)
         {
-            using var gzip = new GZipStream(content, CompressionMode.Decompress, leaveOpen: true);
-            return ReadContent(gzip, knownLength: null, sourceName + " (gzip)");
+            IdxArray array;
+            using (var gzip = new GZipStream(content, CompressionMode.Decompress, leaveOpen: true))
+            {
+                array = ReadContent(gzip, knownLength: null, sourceName + " (gzip)");
+            }
+            if (stream.CanSeek)
+            {
+                CheckGzipTrailer(stream, array, sourceName + " (gzip)");
+            }
+            return array;
         }
         long? knownLength = stream.CanSeek ? stream.Length - start : null;
         return ReadContent(content, knownLength, sourceName);
@@ -137,6 +146,25 @@ public static class IdxReader
             _ => ReadElements<double>(stream, count, dataLength, dimensions, source),
         };
         return IdxArray.CreateValidated(values, elementType, dimensions);
+    }
+
+    /// <summary>
+    /// A gzip stream cut inside its 8-byte trailer still decompresses completely, and the decoder then skips its
+    /// CRC check; the trailer's last field (ISIZE, the decompressed length mod 2^32, little-endian) catches that.
+    /// </summary>
+    private static void CheckGzipTrailer(Stream stream, IdxArray array, string source)
+    {
+        long decompressed = 4 + 4L * array.Rank + (long)array.Count * IdxArray.ElementSize(array.ElementType);
+        uint expected = unchecked((uint)decompressed);
+        Span<byte> trailer = stackalloc byte[4];
+        stream.Seek(-4, SeekOrigin.End);
+        stream.ReadExactly(trailer);
+        uint found = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        if (found != expected)
+        {
+            throw new InvalidDataException(
+                $"{source}: gzip trailer: found a decompressed size (ISIZE) of {found} in the last 4 bytes; expected {expected} ({decompressed} bytes mod 2^32). The gzip stream is truncated, or holds several gzip members, which IDX files do not.");
+        }
     }
 
     private static T[] ReadElements<T>(Stream stream, int count, long? dataLength, int[] dimensions, string source)

@@ -241,6 +241,70 @@ public sealed class IdxReaderTests
     }
 
     [Test]
+    public void Read_GzipCutAtEveryLength_AlwaysFailsWithInvalidData()
+    {
+        IdxArray array = RandomArray(IdxElementType.Int16, [20, 3], seed: 7);
+        var buffer = new MemoryStream();
+        IdxWriter.Write(array, buffer, IdxCompression.Gzip);
+        byte[] gzip = buffer.ToArray();
+
+        for (int length = 0; length < gzip.Length; length++)
+        {
+            byte[] prefix = gzip[..length];
+            Exception? error = ReadWithin(TimeSpan.FromSeconds(10), () => IdxReader.Read(new MemoryStream(prefix), $"cut at {length}"));
+            Assert.That(error, Is.TypeOf<InvalidDataException>(), $"gzip cut to {length} of {gzip.Length} bytes");
+            Assert.That(error!.Message, Does.Contain($"cut at {length}"));
+            if (length >= gzip.Length - 8)
+            {
+                Assert.That(error.Message, Does.Contain("gzip trailer"), "a cut inside the 8-byte trailer is caught by its length field");
+            }
+        }
+    }
+
+    [Test]
+    public void Read_GzipWithRandomByteDamage_FailsWithInvalidDataOrReadsTheOriginal()
+    {
+        // Damage anywhere (header flags, deflate blocks, trailer) must end in the documented exception, never a hang,
+        // another exception type or different values (a flipped header timestamp is harmless).
+        IdxArray array = RandomArray(IdxElementType.UnsignedByte, [50, 4], seed: 8);
+        var buffer = new MemoryStream();
+        IdxWriter.Write(array, buffer, IdxCompression.Gzip);
+        byte[] gzip = buffer.ToArray();
+        var random = new RandomSource(9);
+        int failures = 0;
+
+        for (int trial = 0; trial < 300; trial++)
+        {
+            byte[] damaged = (byte[])gzip.Clone();
+            int position = 2 + random.NextInt(damaged.Length - 2);
+            damaged[position] ^= (byte)(1 + random.NextInt(255));
+            IdxArray? read = null;
+            Exception? error = ReadWithin(TimeSpan.FromSeconds(10), () => read = IdxReader.Read(new MemoryStream(damaged), "damaged"));
+            if (error is null)
+            {
+                AssertSameValues(read!, array);
+                continue;
+            }
+            failures++;
+            Assert.That(error, Is.TypeOf<InvalidDataException>(), $"byte {position} damaged: {error}");
+        }
+        Assert.That(failures, Is.GreaterThan(200), "most damage is detected");
+    }
+
+    [Test]
+    public void Read_GzipMagicFollowedByGarbage_FailsWithInvalidData()
+    {
+        byte[] garbage = RandomBytes(100_000, seed: 10);
+        garbage[0] = 0x1F;
+        garbage[1] = 0x8B;
+
+        Exception? error = ReadWithin(TimeSpan.FromSeconds(10), () => IdxReader.Read(new MemoryStream(garbage), "garbage"));
+
+        Assert.That(error, Is.TypeOf<InvalidDataException>());
+        Assert.That(error!.Message, Does.Contain("garbage (gzip)"));
+    }
+
+    [Test]
     public void Read_RejectsEmptyFile()
     {
         string path = WriteBytes("empty", []);
@@ -248,6 +312,26 @@ public sealed class IdxReaderTests
         var exception = Assert.Throws<InvalidDataException>(() => IdxReader.Read(path))!;
 
         Assert.That(exception.Message, Does.Contain(path).And.Contain("found 0 bytes").And.Contain("expected at least 4"));
+    }
+
+    /// <summary>Runs <paramref name="read"/> on another thread and returns what it threw (null if nothing); fails if it takes longer than <paramref name="limit"/>.</summary>
+    private static Exception? ReadWithin(TimeSpan limit, Action read)
+    {
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                read();
+            }
+            catch (Exception exception)
+            {
+                error = exception;
+            }
+        });
+        thread.Start();
+        Assert.That(thread.Join(limit), Is.True, $"the read finished within {limit.TotalSeconds} s");
+        return error;
     }
 
     private string WriteBytes(string name, byte[] bytes)
