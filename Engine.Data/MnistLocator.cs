@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 
@@ -249,7 +250,7 @@ public sealed class MnistLocator
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            failures.Add($"{uri}: no complete answer within {_options.DownloadTimeout.TotalSeconds:0} s.");
+            failures.Add($"{uri}: no complete answer within {_options.DownloadTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s.");
             return false;
         }
         catch (Exception error) when (error is HttpRequestException or IOException)
