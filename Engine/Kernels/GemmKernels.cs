@@ -31,14 +31,20 @@ internal enum TileMode
 /// <summary>The SIMD GEMM: a blocking driver and register-tile micro-kernels, generic over the vector width.</summary>
 internal static unsafe class GemmKernels
 {
-    /// <summary>Rows of c per block: two 6-row tiles, or one 12-row tile.</summary>
-    private const int RowBlock = 12;
+    /// <summary>Rows of c per row block of Multiply and MultiplyTransposeB (its slice of a and c stay in L2).</summary>
+    private const int RowBlock = 144;
 
-    /// <summary>Floats of the right operand per depth block of Multiply (256 KiB, a quarter of L2).</summary>
-    private const int RightBlockFloats = 64 * 1024;
+    /// <summary>
+    /// Depth per block of Multiply: a 64-float-wide panel of b (32 KiB) stays in L1 while every
+    /// row tile of the row block streams past it.
+    /// </summary>
+    private const int MultiplyDepthLimit = 128;
 
-    /// <summary>Rows of a and b reduced per block of MultiplyTransposeA (keeps both chunks in L2).</summary>
-    private const int TransposeADepthBlock = 256;
+    /// <summary>
+    /// Depth (rows of a and b) per block of MultiplyTransposeA, measured best of 32-512: the
+    /// 64-column strip of b stays in L1 across all the tiles of c.
+    /// </summary>
+    private const int TransposeADepthLimit = 64;
 
     /// <summary>c[M, N] (+)= a[M, K] · b[K, N].</summary>
     internal static void Multiply<TOps, TVector>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate)
@@ -48,7 +54,7 @@ internal static unsafe class GemmKernels
         Debug.Assert(a.Length >= (long)m * k && b.Length >= (long)k * n && c.Length >= (long)m * n);
         fixed (float* left = a, right = b, result = c)
         {
-            Product<TOps, TVector>(left, k, 1, right, n, result, n, m, n, k, MultiplyDepthBlock(k, n),
+            Product<TOps, TVector>(left, k, 1, right, n, result, n, m, n, k, RowBlock, DepthBlock(k, MultiplyDepthLimit), depthOuter: false,
                 accumulate ? TileMode.Accumulate : TileMode.Overwrite);
         }
     }
@@ -61,8 +67,9 @@ internal static unsafe class GemmKernels
         Debug.Assert(a.Length >= (long)m * k && b.Length >= (long)m * n && c.Length >= (long)k * n);
         fixed (float* left = a, right = b, result = c)
         {
-            // Rows of c are columns of a: consecutive floats; the depth walks down the rows of a.
-            Product<TOps, TVector>(left, 1, k, right, n, result, n, k, n, m, TransposeADepthBlock,
+            // Rows of c are columns of a (consecutive floats); the depth walks down the rows of a and
+            // b, which are large, so depth blocks are the outer loop and c (small) stays in cache.
+            Product<TOps, TVector>(left, 1, k, right, n, result, n, k, n, m, Math.Max(k, 1), DepthBlock(m, TransposeADepthLimit), depthOuter: true,
                 accumulate ? TileMode.Accumulate : TileMode.Overwrite);
         }
     }
@@ -81,17 +88,17 @@ internal static unsafe class GemmKernels
         {
             return;
         }
-        Transpose(b, k, n, transposed);
-        fixed (float* left = a, right = transposed, result = c)
+        fixed (float* left = a, right = b, packed = transposed, result = c)
         {
+            Transpose(right, k, n, packed);
             // The sum is added to c after the chain, as the reference does: one depth block.
-            Product<TOps, TVector>(left, n, 1, right, k, result, k, m, k, n, Math.Max(n, 1),
+            Product<TOps, TVector>(left, n, 1, packed, k, result, k, m, k, n, RowBlock, Math.Max(n, 1), depthOuter: false,
                 accumulate ? TileMode.AddAfter : TileMode.Overwrite);
         }
     }
 
-    /// <summary>destination[N, K] = source[K, N]ᵀ.</summary>
-    internal static void Transpose(ReadOnlySpan<float> source, int k, int n, Span<float> destination)
+    /// <summary>destination[N, K] = source[K, N]ᵀ, in 16 x 16 blocks.</summary>
+    internal static void Transpose(float* source, int k, int n, float* destination)
     {
         const int Block = 16;
         for (int row = 0; row < k; row += Block)
@@ -100,84 +107,176 @@ internal static unsafe class GemmKernels
             for (int column = 0; column < n; column += Block)
             {
                 int columnEnd = Math.Min(column + Block, n);
-                for (int i = row; i < rowEnd; i++)
+                for (int j = column; j < columnEnd; j++)
                 {
-                    for (int j = column; j < columnEnd; j++)
+                    float* from = source + (nint)row * n + j;
+                    float* to = destination + (nint)j * k;
+                    for (int i = row; i < rowEnd; i++, from += n)
                     {
-                        destination[j * k + i] = source[i * n + j];
+                        to[i] = *from;
                     }
                 }
             }
         }
     }
 
-    /// <summary>
-    /// Depth per block of Multiply: the whole depth when that slab of b fits
-    /// <see cref="RightBlockFloats"/>, else equal blocks that do.
-    /// </summary>
-    internal static int MultiplyDepthBlock(int depth, int columns)
+    /// <summary>Depth per block: equal blocks of at most <paramref name="limit"/>.</summary>
+    internal static int DepthBlock(int depth, int limit)
     {
-        int limit = Math.Max(16, RightBlockFloats / Math.Max(columns, 1));
         int blocks = Math.Max(1, (depth + limit - 1) / limit);
         return Math.Max(1, (depth + blocks - 1) / blocks);
     }
 
     /// <summary>
-    /// c (rows x columns) = a · b by <paramref name="mode"/>, blocked over the depth (each block
-    /// continues the previous block's chains through c), then rows, then column panels.
+    /// c (rows x columns) = a · b by <paramref name="mode"/>, in row blocks and depth blocks (each
+    /// depth block continues the previous block's chains through c), with the depth blocks outside
+    /// the row blocks when <paramref name="depthOuter"/>. The operands must be dense: a's rows
+    /// <paramref name="depth"/> floats apart (row-outer) or its depth steps <paramref name="rows"/>
+    /// floats apart (depth-outer), b's rows <paramref name="columns"/> floats apart.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Product<TOps, TVector>(float* a, nint aRowStride, nint aDepthStride, float* b, nint bStride,
-        float* c, nint cStride, int rows, int columns, int depth, int depthBlock, TileMode mode)
+        float* c, nint cStride, int rows, int columns, int depth, int rowBlock, int depthBlock, bool depthOuter, TileMode mode)
         where TOps : struct, IGemmVector<TVector>
         where TVector : struct
     {
-        Debug.Assert(depthBlock >= 1 && (mode != TileMode.AddAfter || depthBlock >= depth));
-        int width = TOps.Count;
-        int depthStart = 0;
-        do
+        Debug.Assert(rowBlock >= 1 && depthBlock >= 1 && (mode != TileMode.AddAfter || depthBlock >= depth));
+        int rowBlocks = (rows + rowBlock - 1) / rowBlock;
+        int depthBlocks = Math.Max(1, (depth + depthBlock - 1) / depthBlock);
+        int outerCount = depthOuter ? depthBlocks : rowBlocks;
+        int innerCount = depthOuter ? rowBlocks : depthBlocks;
+        int tilesPerOuter = innerCount * ((Math.Min(rowBlock, rows) + 5) / 6) * ((columns + 4 * TOps.Count - 1) / (4 * TOps.Count));
+        for (int outer = 0; outer < outerCount; outer++)
         {
-            int blockDepth = Math.Min(depthBlock, depth - depthStart);
-            TileMode blockMode = depthStart == 0 ? mode : TileMode.Accumulate;
-            float* aBlock = a + depthStart * aDepthStride;
-            float* bBlock = b + depthStart * bStride;
-            for (int row = 0; row < rows; row += RowBlock)
+            // While this outer block computes, stream the next one's share of the large operands
+            // (a, and for depth-outer also b) towards L2: contiguous ranges the tiles would
+            // otherwise reach in short, interleaved runs that the hardware prefetchers miss.
+            Prefetcher prefetch = default;
+            if (outer + 1 < outerCount)
             {
-                int blockRows = Math.Min(RowBlock, rows - row);
-                float* aRows = aBlock + row * aRowStride;
-                float* cRows = c + row * cStride;
-                int column = 0;
-                for (; column + 4 * width <= columns; column += 4 * width)
+                if (depthOuter)
                 {
-                    Tile6x4<TOps, TVector>(aRows, aRowStride, aDepthStride, bBlock + column, bStride,
-                        cRows + column, cStride, Math.Min(6, blockRows), blockDepth, blockMode);
-                    if (blockRows > 6)
-                    {
-                        Tile6x4<TOps, TVector>(aRows + 6 * aRowStride, aRowStride, aDepthStride, bBlock + column, bStride,
-                            cRows + 6 * cStride + column, cStride, blockRows - 6, blockDepth, blockMode);
-                    }
+                    int start = (outer + 1) * depthBlock, count = Math.Min(depthBlock, depth - start);
+                    prefetch = new Prefetcher(a + start * aDepthStride, (nint)count * aDepthStride,
+                        b + start * bStride, (nint)count * bStride, tilesPerOuter, Math.Min(depthBlock, depth));
                 }
-                if (column + 2 * width <= columns)
+                else
                 {
-                    Tile12x2<TOps, TVector>(aRows, aRowStride, aDepthStride, bBlock + column, bStride,
-                        cRows + column, cStride, blockRows, blockDepth, blockMode);
-                    column += 2 * width;
-                }
-                if (column + width <= columns)
-                {
-                    Tile12x1<TOps, TVector>(aRows, aRowStride, aDepthStride, bBlock + column, bStride,
-                        cRows + column, cStride, blockRows, blockDepth, blockMode);
-                    column += width;
-                }
-                for (; column < columns; column += 8)
-                {
-                    TileMasked12(aRows, aRowStride, aDepthStride, bBlock + column, bStride,
-                        cRows + column, cStride, blockRows, Math.Min(8, columns - column), blockDepth, blockMode);
+                    int start = (outer + 1) * rowBlock, count = Math.Min(rowBlock, rows - start);
+                    prefetch = new Prefetcher(a + start * aRowStride, (nint)count * aRowStride, null, 0, tilesPerOuter, Math.Min(depthBlock, depth));
                 }
             }
-            depthStart += blockDepth;
+            for (int inner = 0; inner < innerCount; inner++)
+            {
+                int row = (depthOuter ? inner : outer) * rowBlock;
+                int depthStart = (depthOuter ? outer : inner) * depthBlock;
+                Block<TOps, TVector>(a + row * aRowStride + depthStart * aDepthStride, aRowStride, aDepthStride,
+                    b + depthStart * bStride, bStride, c + row * cStride, cStride,
+                    Math.Min(rowBlock, rows - row), columns, Math.Min(depthBlock, depth - depthStart),
+                    depthStart == 0 ? mode : TileMode.Accumulate, ref prefetch);
+            }
         }
-        while (depthStart < depth);
+    }
+
+    /// <summary>Walks up to two float ranges in cache lines, a fixed number of lines per tile (prefetch into L2).</summary>
+    private struct Prefetcher
+    {
+        private const int LineFloats = 16;
+        private float* _first, _firstEnd, _second, _secondEnd;
+        private readonly int _linesPerTile;
+
+        /// <summary>
+        /// Spreads the two ranges over <paramref name="tiles"/> tiles of <paramref name="depth"/>
+        /// steps; when that needs more than a line every other step (a short depth, as conv1's,
+        /// whose plain sequential stream the hardware already follows) it prefetches nothing.
+        /// </summary>
+        public Prefetcher(float* first, nint firstLength, float* second, nint secondLength, int tiles, int depth)
+        {
+            _first = first;
+            _firstEnd = first + firstLength;
+            _second = second;
+            _secondEnd = second + secondLength;
+            _linesPerTile = (int)((firstLength + secondLength) / LineFloats / Math.Max(tiles, 1)) + 1;
+            if (_linesPerTile > depth / 2)
+            {
+                _first = _firstEnd;
+                _second = _secondEnd;
+            }
+        }
+
+        /// <summary>Prefetches the next lines (none once both ranges are done, or without SSE).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Next()
+        {
+            if (!Sse.IsSupported)
+            {
+                return;
+            }
+            for (int line = 0; line < _linesPerTile; line++)
+            {
+                if (_first < _firstEnd)
+                {
+                    Sse.Prefetch1(_first);
+                    _first += LineFloats;
+                }
+                else if (_second < _secondEnd)
+                {
+                    Sse.Prefetch1(_second);
+                    _second += LineFloats;
+                }
+                else
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>One row block x one depth block: column panels outside, row tiles inside.</summary>
+    private static void Block<TOps, TVector>(float* a, nint aRowStride, nint aDepthStride, float* b, nint bStride,
+        float* c, nint cStride, int rows, int columns, int depth, TileMode mode, ref Prefetcher prefetch)
+        where TOps : struct, IGemmVector<TVector>
+        where TVector : struct
+    {
+        int width = TOps.Count;
+        int column = 0;
+        for (; column + 4 * width <= columns; column += 4 * width)
+        {
+            for (int row = 0; row < rows; row += 6)
+            {
+                prefetch.Next();
+                Tile6x4<TOps, TVector>(a + row * aRowStride, aRowStride, aDepthStride, b + column, bStride,
+                    c + row * cStride + column, cStride, Math.Min(6, rows - row), depth, mode);
+            }
+        }
+        if (column + 2 * width <= columns)
+        {
+            for (int row = 0; row < rows; row += 12)
+            {
+                prefetch.Next();
+                Tile12x2<TOps, TVector>(a + row * aRowStride, aRowStride, aDepthStride, b + column, bStride,
+                    c + row * cStride + column, cStride, Math.Min(12, rows - row), depth, mode);
+            }
+            column += 2 * width;
+        }
+        if (column + width <= columns)
+        {
+            for (int row = 0; row < rows; row += 12)
+            {
+                prefetch.Next();
+                Tile12x1<TOps, TVector>(a + row * aRowStride, aRowStride, aDepthStride, b + column, bStride,
+                    c + row * cStride + column, cStride, Math.Min(12, rows - row), depth, mode);
+            }
+            column += width;
+        }
+        for (; column < columns; column += 8)
+        {
+            for (int row = 0; row < rows; row += 12)
+            {
+                prefetch.Next();
+                TileMasked12(a + row * aRowStride, aRowStride, aDepthStride, b + column, bStride,
+                    c + row * cStride + column, cStride, Math.Min(12, rows - row), Math.Min(8, columns - column), depth, mode);
+            }
+        }
     }
 
     /// <summary>
