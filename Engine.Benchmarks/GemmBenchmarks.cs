@@ -9,14 +9,14 @@ namespace Engine.Benchmarks;
 
 // Shape legend: M rows of the left operand, N columns of the result, K the reduced dimension.
 
-/// <summary>A GEMM shape of the reference model at batch 100 (PERFORMANCE.md).</summary>
+/// <summary>A GEMM shape of the reference model at batch 100 (PERFORMANCE.md), shown as name MxNxK.</summary>
 public sealed record GemmShape(string Name, int M, int N, int K)
 {
     /// <summary>Floating-point operations of one product: 2·M·N·K.</summary>
     public double Flops => 2.0 * M * N * K;
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name} {M}x{N} K={K}";
+    public override string ToString() => $"{Name} {M}x{N}x{K}";
 }
 
 /// <summary>
@@ -35,13 +35,18 @@ public class GemmBenchmarks
     private float[] _weightGradient = []; // [K, N]
     private float[] _inputGradient = [];  // [M, K]
 
-    /// <summary>The shapes: conv1, conv2, conv3 and dense1 at batch 100.</summary>
+    /// <summary>
+    /// The shapes: conv1, conv2, conv3 and dense1 at batch 100, then the slices Conv2D hands one
+    /// call when it splits a batch of 100 into 8 chunks (2,450 and 612 rows: operands in L2/L3).
+    /// </summary>
     public static IEnumerable<GemmShape> Shapes =>
     [
         new("conv1", 78_400, 32, 9),
         new("conv2", 19_600, 64, 288),
         new("conv3", 4_900, 128, 576),
         new("dense1", 100, 256, 2_048),
+        new("conv2/8", 2_450, 64, 288),
+        new("conv3/8", 612, 128, 576),
     ];
 
     /// <summary>The shape under test.</summary>
