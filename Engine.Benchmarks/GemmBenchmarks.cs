@@ -3,6 +3,7 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using System.Runtime.InteropServices;
 using Engine.Kernels;
 
 namespace Engine.Benchmarks;
@@ -154,4 +155,67 @@ public sealed class GflopsColumn(bool percentOfPeak) : IColumn
 
     /// <inheritdoc />
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+}
+
+/// <summary>
+/// The same shapes and products timed by the thread's CPU time (Linux), the minimum of many runs:
+/// on a shared, loaded machine wall-clock time counts the moments another process holds the core,
+/// CPU time does not (it still pays for caches and memory bandwidth shared with that process).
+/// Run with <c>dotnet run -c Release --project Engine.Benchmarks -- gemm-cputime [runs]</c>.
+/// </summary>
+public static class GemmCpuTime
+{
+    private const int ThreadCpuTimeClock = 3; // CLOCK_THREAD_CPUTIME_ID
+
+    /// <summary>Prints ms, GFLOP/s and % of peak for every shape and product.</summary>
+    public static void Run(int runs)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Console.WriteLine("gemm-cputime reads CLOCK_THREAD_CPUTIME_ID and runs on Linux only.");
+            return;
+        }
+        Console.WriteLine($"{"shape",-24} {"product",-20} {"min ms",8} {"GFLOP/s",8} {"% of peak",9}");
+        foreach (GemmShape shape in GemmBenchmarks.Shapes)
+        {
+            var benchmarks = new GemmBenchmarks { Shape = shape };
+            benchmarks.Setup();
+            Report(shape, "Multiply", benchmarks.Multiply, runs);
+            Report(shape, "MultiplyTransposeA", benchmarks.MultiplyTransposeA, runs);
+            Report(shape, "MultiplyTransposeB", benchmarks.MultiplyTransposeB, runs);
+        }
+    }
+
+    private static void Report(GemmShape shape, string product, Action body, int runs)
+    {
+        for (int warmup = 0; warmup < 5; warmup++)
+        {
+            body();
+        }
+        double best = double.MaxValue;
+        for (int run = 0; run < runs; run++)
+        {
+            double start = ThreadMilliseconds();
+            body();
+            best = Math.Min(best, ThreadMilliseconds() - start);
+        }
+        double gflops = shape.Flops / best / 1e6;
+        Console.WriteLine($"{shape,-24} {product,-20} {best,8:F3} {gflops,8:F1} {100 * gflops / GemmBenchmarkConfig.PeakGflops,8:F1}%");
+    }
+
+    private static double ThreadMilliseconds()
+    {
+        ClockGetTime(ThreadCpuTimeClock, out TimeSpec time);
+        return time.Seconds * 1e3 + time.Nanoseconds / 1e6;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
 }

@@ -127,6 +127,29 @@ public sealed class GemmTests
     }
 
     [Test]
+    public void TransposeBEqualsMultiplyByTheTransposedWeights()
+    {
+        // The documented alternative for callers that reuse b: transpose once, then Multiply.
+        var random = new Random(6);
+        foreach (var (m, n, k) in new[] { (25, 256, 2048), (13, 10, 256), (7, 37, 29) })
+        {
+            float[] a = RandomArray(m * n, random), b = RandomArray(k * n, random);
+            float[] transposed = new float[n * k];
+            for (int p = 0; p < k; p++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    transposed[j * k + p] = b[p * n + j];
+                }
+            }
+            float[] expected = new float[m * k], actual = new float[m * k];
+            Gemm.MultiplyTransposeB(a, b, m, n, k, expected, accumulate: false);
+            Gemm.Multiply(a, transposed, m, k, n, actual, accumulate: false);
+            AssertBitEqual(expected, actual, $"M={m} N={n} K={k}");
+        }
+    }
+
+    [Test]
     public void PublicProductsAllocateNothingOnceWarm()
     {
         var random = new Random(5);

@@ -109,8 +109,13 @@ public static class Gemm
     /// </summary>
     /// <remarks>
     /// With <paramref name="accumulate"/>, the finished dot product is added to c[i, p] once.
-    /// bᵀ is staged in a per-thread buffer that grows to the largest K·N this thread has seen: the
-    /// first call on a thread allocates, later calls of the same or smaller size do not.
+    /// Every call transposes b into a per-thread buffer (grown to the largest K·N this thread has
+    /// seen: the first call on a thread allocates, later calls of the same or smaller size do not)
+    /// and runs the <see cref="Multiply"/> tiles on it. That costs about K·N·0.5 ns, small against
+    /// 2·M·N·K flops when M is in the hundreds (conv rows), not when M is a few dozen (a dense
+    /// layer's slice of the batch): there, transpose the weights once per step and call
+    /// <see cref="Multiply"/>(a, bᵀ, M, K, N, c, false), which gives the same bits as this method
+    /// with <paramref name="accumulate"/> false.
     /// </remarks>
     public static void MultiplyTransposeB(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate)
     {
