@@ -66,12 +66,12 @@ public sealed class GemmTests
     {
         var random = new Random(2);
         // (M, N, K): the model's GEMMs with fewer rows (conv1, conv2, conv3, dense1, dense2), then
-        // shapes that cross the depth blocks of Multiply (N = 256 → 256-deep blocks) and of
-        // MultiplyTransposeA (256 rows of a per block), with wide column tails.
+        // shapes that cross the depth blocks of Multiply (≤ 192 deep), the row blocks (144 rows)
+        // and the depth blocks of MultiplyTransposeA (≤ 64 rows of a), with wide column tails.
         (int M, int N, int K)[] shapes =
         [
             (100, 32, 9), (50, 64, 288), (49, 128, 576), (7, 256, 2048), (10, 10, 256),
-            (13, 256 + 16 + 5, 600), (2 * 256 + 37, 64 + 32 + 16 + 9, 14), (30, 133, 77),
+            (13, 256 + 16 + 5, 600), (2 * 144 + 37, 64 + 32 + 16 + 9, 14), (30, 133, 77), (150, 70, 200),
         ];
         foreach (var (m, n, k) in shapes)
         {
