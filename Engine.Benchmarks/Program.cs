@@ -1,1 +1,22 @@
-BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Engine.Benchmarks.LayerBenchmarks).Assembly).Run(args);
+using BenchmarkDotNet.Running;
+
+namespace Engine.Benchmarks;
+
+/// <summary>
+/// Runs the benchmarks picked on the command line, e.g.
+/// <c>dotnet run -c Release --project Engine.Benchmarks -- --filter '*Gemm*' --job short</c>,
+/// or <c>-- gemm-cputime [runs]</c> for the GEMM shapes timed by thread CPU time.
+/// </summary>
+public static class Program
+{
+    /// <summary>Entry point: BenchmarkDotNet's switcher over every benchmark class in this assembly.</summary>
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "gemm-cputime")
+        {
+            GemmCpuTime.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 51);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+}

@@ -1,30 +1,46 @@
-using System.Diagnostics;
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Engine.Kernels;
 
 // Shape legend: M rows of the left operand, N columns of the result, K the reduced dimension.
 // All matrices are row-major and dense (row stride = column count).
 
-/// <summary>Matrix products used by Dense and Conv2D (forward, input gradient, weight gradient).</summary>
+/// <summary>
+/// Matrix products used by Dense and Conv2D (forward, input gradient, weight gradient): serial
+/// SIMD kernels (AVX-512, else AVX2, else the scalar references) that callers split over threads
+/// by row ranges.
+/// </summary>
+/// <remarks>
+/// Every output element is one chain of fused multiply-adds in ascending order of the reduced
+/// index, exactly as in the scalar <c>...Reference</c> twins, so each product equals its reference
+/// bit for bit, whatever the vector width, and an output row's value does not depend on the row
+/// range of the call. See GemmKernels.cs for the tiles.
+/// </remarks>
 public static class Gemm
 {
+    /// <summary>bᵀ for <see cref="MultiplyTransposeB"/>: one buffer per thread, grown to the largest K·N seen, never shrunk.</summary>
+    [ThreadStatic]
+    private static float[]? t_transposed;
+
     /// <summary>c[M, N] = a[M, K] · b[K, N] (or += when <paramref name="accumulate"/>).</summary>
+    /// <remarks>With <paramref name="accumulate"/>, c[i, j] is the first addend of the chain: c + a₀b₀ + a₁b₁ + ….</remarks>
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate)
     {
-        Debug.Assert(a.Length >= m * k && b.Length >= k * n && c.Length >= m * n);
-        for (int row = 0; row < m; row++)
+        CheckDimensions(m, n, k);
+        CheckLength(a.Length, (long)m * k, nameof(a), "M·K");
+        CheckLength(b.Length, (long)k * n, nameof(b), "K·N");
+        CheckLength(c.Length, (long)m * n, nameof(c), "M·N");
+        if (Gemm512.IsSupported)
         {
-            Span<float> cRow = c.Slice(row * n, n);
-            if (!accumulate)
-            {
-                cRow.Clear();
-            }
-            ReadOnlySpan<float> aRow = a.Slice(row * k, k);
-            for (int p = 0; p < k; p++)
-            {
-                TensorPrimitives.FusedMultiplyAdd(b.Slice(p * n, n), aRow[p], cRow, cRow);
-            }
+            GemmKernels.Multiply<Gemm512, Vector512<float>>(a, b, m, n, k, c, accumulate);
+        }
+        else if (Gemm256.IsSupported)
+        {
+            GemmKernels.Multiply<Gemm256, Vector256<float>>(a, b, m, n, k, c, accumulate);
+        }
+        else
+        {
+            MultiplyReference(a, b, m, n, k, c, accumulate);
         }
     }
 
@@ -49,22 +65,24 @@ public static class Gemm
     /// c[K, N] = aᵀ · b for a[M, K], b[M, N] (or += when <paramref name="accumulate"/>): the weight
     /// gradient, a reduction over the M rows in ascending order.
     /// </summary>
+    /// <remarks>With <paramref name="accumulate"/>, c[p, j] is the first addend of the chain.</remarks>
     public static void MultiplyTransposeA(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate)
     {
-        Debug.Assert(a.Length >= m * k && b.Length >= m * n && c.Length >= k * n);
-        if (!accumulate)
+        CheckDimensions(m, n, k);
+        CheckLength(a.Length, (long)m * k, nameof(a), "M·K");
+        CheckLength(b.Length, (long)m * n, nameof(b), "M·N");
+        CheckLength(c.Length, (long)k * n, nameof(c), "K·N");
+        if (Gemm512.IsSupported)
         {
-            c.Slice(0, k * n).Clear();
+            GemmKernels.MultiplyTransposeA<Gemm512, Vector512<float>>(a, b, m, n, k, c, accumulate);
         }
-        for (int row = 0; row < m; row++)
+        else if (Gemm256.IsSupported)
         {
-            ReadOnlySpan<float> aRow = a.Slice(row * k, k);
-            ReadOnlySpan<float> bRow = b.Slice(row * n, n);
-            for (int p = 0; p < k; p++)
-            {
-                Span<float> cRow = c.Slice(p * n, n);
-                TensorPrimitives.FusedMultiplyAdd(bRow, aRow[p], cRow, cRow);
-            }
+            GemmKernels.MultiplyTransposeA<Gemm256, Vector256<float>>(a, b, m, n, k, c, accumulate);
+        }
+        else
+        {
+            MultiplyTransposeAReference(a, b, m, n, k, c, accumulate);
         }
     }
 
@@ -89,17 +107,33 @@ public static class Gemm
     /// c[M, K] = a[M, N] · bᵀ for b[K, N] (or += when <paramref name="accumulate"/>): the input
     /// gradient of a layer whose weights b are [K, N].
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="accumulate"/>, the finished dot product is added to c[i, p] once.
+    /// Every call transposes b into a per-thread buffer (grown to the largest K·N this thread has
+    /// seen: the first call on a thread allocates, later calls of the same or smaller size do not)
+    /// and runs the <see cref="Multiply"/> tiles on it. That costs about K·N·0.5 ns, small against
+    /// 2·M·N·K flops when M is in the hundreds (conv rows), not when M is a few dozen (a dense
+    /// layer's slice of the batch): there, transpose the weights once per step and call
+    /// <see cref="Multiply"/>(a, bᵀ, M, K, N, c, false), which gives the same bits as this method
+    /// with <paramref name="accumulate"/> false.
+    /// </remarks>
     public static void MultiplyTransposeB(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate)
     {
-        Debug.Assert(a.Length >= m * n && b.Length >= k * n && c.Length >= m * k);
-        for (int row = 0; row < m; row++)
+        CheckDimensions(m, n, k);
+        CheckLength(a.Length, (long)m * n, nameof(a), "M·N");
+        CheckLength(b.Length, (long)k * n, nameof(b), "K·N");
+        CheckLength(c.Length, (long)m * k, nameof(c), "M·K");
+        if (Gemm512.IsSupported)
         {
-            ReadOnlySpan<float> aRow = a.Slice(row * n, n);
-            for (int p = 0; p < k; p++)
-            {
-                float dot = TensorPrimitives.Dot(aRow, b.Slice(p * n, n));
-                c[row * k + p] = accumulate ? c[row * k + p] + dot : dot;
-            }
+            GemmKernels.MultiplyTransposeB<Gemm512, Vector512<float>>(a, b, m, n, k, c, accumulate, TransposedBuffer(k * n));
+        }
+        else if (Gemm256.IsSupported)
+        {
+            GemmKernels.MultiplyTransposeB<Gemm256, Vector256<float>>(a, b, m, n, k, c, accumulate, TransposedBuffer(k * n));
+        }
+        else
+        {
+            MultiplyTransposeBReference(a, b, m, n, k, c, accumulate);
         }
     }
 
@@ -117,6 +151,33 @@ public static class Gemm
                 }
                 c[row * k + p] = accumulate ? c[row * k + p] + sum : sum;
             }
+        }
+    }
+
+    private static Span<float> TransposedBuffer(int length)
+    {
+        float[]? buffer = t_transposed;
+        if (buffer is null || buffer.Length < length)
+        {
+            buffer = new float[length];
+            t_transposed = buffer;
+        }
+        return buffer.AsSpan(0, length);
+    }
+
+    private static void CheckDimensions(int m, int n, int k)
+    {
+        if (m < 0 || n < 0 || k < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(m), $"Gemm expects non-negative dimensions; received M={m}, N={n}, K={k}.");
+        }
+    }
+
+    private static void CheckLength(int length, long required, string name, string formula)
+    {
+        if (length < required)
+        {
+            throw new ArgumentException($"Gemm expects {name} to hold at least {formula} = {required} floats; received {length}.", name);
         }
     }
 }
