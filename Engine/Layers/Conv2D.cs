@@ -26,6 +26,7 @@ public sealed class Conv2D : Layer
     private Tensor? _dColumns;       // [N·OH·OW, KH·KW·C]
     private Tensor? _dInput;         // [N, H, W, C]
     private Tensor? _dKernelPartials; // [chunks, KH·KW·C, F]
+    private Tensor? _kernelTransposed; // [F, KH·KW·C]
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private Tensor? _callInput;   // the input of the running Forward
@@ -135,6 +136,7 @@ public sealed class Conv2D : Layer
         _dColumns = ComputeInputGradient ? new Tensor(rows, patch) : null;
         _dInput = new Tensor(inputShape);
         _dKernelPartials = new Tensor(MaxChunks, patch, Filters);
+        _kernelTransposed = new Tensor(Filters, patch);
         return _output.Shape;
     }
 
@@ -175,6 +177,11 @@ public sealed class Conv2D : Layer
     {
         int count = LastBatch;
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
+        if (ComputeInputGradient)
+        {
+            // dColumns = dPre · kernelᵀ: transpose the kernel once per step, then plain products per chunk.
+            Transpose.Matrix(_kernel!.Value.ReadOnlySpan, patch, Filters, _kernelTransposed!.Span);
+        }
         _callDOutput = dOutput;
         _callCount = count;
         _callChunks = ChunkCount(count);
@@ -213,7 +220,7 @@ public sealed class Conv2D : Layer
         if (ComputeInputGradient)
         {
             Span<float> dColumns = _dColumns!.Span.Slice(rowStart * patch, rows * patch);                   // [rows, KH·KW·C]
-            Gemm.MultiplyTransposeB(dPre, _kernel!.Value.ReadOnlySpan, rows, Filters, patch, dColumns, accumulate: false);
+            Gemm.Multiply(dPre, _kernelTransposed!.ReadOnlySpan, rows, patch, Filters, dColumns, accumulate: false);
             Im2Col.Fold(dColumns, _geometry, examples, _dInput!.Span.Slice(first * _geometry.InputLength));
         }
     }

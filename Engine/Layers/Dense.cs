@@ -18,6 +18,7 @@ public sealed class Dense : Layer
     private Tensor? _dPreActivation; // [N, out]
     private Tensor? _dInput;         // [N, in]
     private Tensor? _inputTransposed; // [in, N]
+    private Tensor? _kernelTransposed; // [out, in]
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private int _callCount;
@@ -94,6 +95,7 @@ public sealed class Dense : Layer
         _dPreActivation = new Tensor(batch, Units);
         _dInput = new Tensor(batch, inputs);
         _inputTransposed = new Tensor(inputs, batch);
+        _kernelTransposed = new Tensor(Units, inputs);
         return _output.Shape;
     }
 
@@ -138,6 +140,10 @@ public sealed class Dense : Layer
         }
         // dKernel[in, out] += xᵀ[in, N] · dPre[N, out]: transposing x makes it a row-split product.
         Transpose.Matrix(_input!.ReadOnlySpan, count, inputs, _inputTransposed!.Span);
+        if (ComputeInputGradient)
+        {
+            Transpose.Matrix(_kernel!.Value.ReadOnlySpan, inputs, Units, _kernelTransposed!.Span);
+        }
         _callCount = count;
         _callDPre = dPre;
         _workers!.For(Chunks, _backwardChunk);
@@ -157,7 +163,7 @@ public sealed class Dense : Layer
         {
             // Examples [start, start + examples) of the input gradient.
             var (start, examples) = Conv2D.ChunkRange(count, Math.Min(Chunks, count), chunk);
-            Gemm.MultiplyTransposeB(dPre.Slice(start * Units, examples * Units), _kernel.Value.ReadOnlySpan, examples, Units, inputs,
+            Gemm.Multiply(dPre.Slice(start * Units, examples * Units), _kernelTransposed!.ReadOnlySpan, examples, inputs, Units,
                 _dInput!.Span.Slice(start * inputs, examples * inputs), accumulate: false);
         }
     }
