@@ -93,6 +93,27 @@ public class SequentialTests
         Assert.That(Train(4), Is.EqualTo(one), "4 threads");
     }
 
+    [Test]
+    public void ATrainingStepAllocatesNothingAfterWarmUp()
+    {
+        var (images, labels) = RandomBatch(50, seed: 12);
+        var model = ReferenceModels.MnistCnn();
+        // One thread, so every allocation of a step would be on this thread (the test host's own threads allocate meanwhile).
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 50, Seed: 3, Threads: 1));
+        model.Compile(new Adam());
+        for (int step = 0; step < 3; step++)
+        {
+            model.TrainStep(images, labels);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int step = 0; step < 5; step++)
+        {
+            model.TrainStep(images, labels);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(allocated, Is.EqualTo(0), "bytes allocated by 5 training steps");
+    }
+
     internal static (Tensor Images, Tensor Labels) RandomBatch(int count, int seed)
     {
         var random = new RandomSource((ulong)seed);

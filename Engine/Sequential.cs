@@ -90,6 +90,10 @@ public sealed class Sequential
         var counts = new Dictionary<string, int>();
         var parameters = new List<Parameter>();
         Shape shape = inputShape.PrependBatch(options.BatchSize);
+        if (_layers[0] is Layer first)
+        {
+            first.ComputeInputGradient = false;
+        }
         for (int index = 0; index < _layers.Length; index++)
         {
             ILayer layer = _layers[index];
@@ -380,11 +384,12 @@ public sealed class Sequential
     {
         CheckImages(images, anyBatch);
         ArgumentNullException.ThrowIfNull(oneHotLabels);
-        var expected = new Shape(images.Shape[0], OutputShape[0]);
-        if (oneHotLabels.Shape != expected)
+        int classes = _layers[^1].OutputShape[1];
+        Shape labels = oneHotLabels.Shape;
+        if (labels.Rank != 2 || labels[0] != images.Shape[0] || labels[1] != classes)
         {
             throw new ArgumentException(
-                $"Expected one-hot labels of shape {expected} for images {images.Shape}; received {oneHotLabels.Shape}.", nameof(oneHotLabels));
+                $"Expected one-hot labels of shape [{images.Shape[0]}, {classes}] for images {images.Shape}; received {labels}.", nameof(oneHotLabels));
         }
     }
 

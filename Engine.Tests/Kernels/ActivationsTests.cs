@@ -60,3 +60,29 @@ public class Im2ColTests
         Assert.That((geometry.OutputHeight, geometry.PadTop), Is.EqualTo((4, 0)));
     }
 }
+
+public class MaxPoolKernelTests
+{
+    [TestCase(2, 2, 2, 2, Padding.Valid)]
+    [TestCase(2, 2, 2, 2, Padding.Same)]
+    [TestCase(3, 3, 1, 1, Padding.Same)]
+    [TestCase(3, 2, 2, 1, Padding.Valid)]
+    public void Vector512EqualsScalarReferenceIncludingTies(int poolHeight, int poolWidth, int strideHeight, int strideWidth, Padding padding)
+    {
+        foreach (int channels in new[] { 16, 32, 48 })
+        {
+            var geometry = Engine.Kernels.ConvGeometry.TryCreate(7, 6, channels, new Size2(poolHeight, poolWidth),
+                new Size2(strideHeight, strideWidth), padding)!.Value;
+            var random = new RandomSource((ulong)channels);
+            // Small integers: many ties, so the first-maximum rule is exercised.
+            float[] input = Enumerable.Range(0, 2 * geometry.InputLength).Select(_ => (float)random.NextInt(4) - 2).ToArray();
+            int outputLength = 2 * geometry.OutputPixels * channels;
+            float[] simd = new float[outputLength], scalar = new float[outputLength];
+            int[] simdIndex = new int[outputLength], scalarIndex = new int[outputLength];
+            Engine.Kernels.MaxPool.ForwardVector512(input, geometry, 2, simd, simdIndex);
+            Engine.Kernels.MaxPool.ForwardReference(input, geometry, 2, scalar, scalarIndex);
+            Assert.That(simd, Is.EqualTo(scalar), $"values, C={channels}");
+            Assert.That(simdIndex, Is.EqualTo(scalarIndex), $"argmax, C={channels}");
+        }
+    }
+}

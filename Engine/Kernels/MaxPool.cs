@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics;
 
 namespace Engine.Kernels;
 
@@ -14,6 +15,70 @@ public static class MaxPool
     /// CPU rule), relative to the start of the example.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
+    {
+        if (Vector512.IsHardwareAccelerated && geometry.Channels % Vector512<float>.Count == 0)
+        {
+            ForwardVector512(input, geometry, count, output, argmax);
+        }
+        else
+        {
+            ForwardReference(input, geometry, count, output, argmax);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> with 16 channels per Vector512 (C a multiple of 16); the same strict
+    /// "greater than" scan in row-major window order, so equal to <see cref="ForwardReference"/>.
+    /// </summary>
+    public static void ForwardVector512(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
+    {
+        int channels = geometry.Channels;
+        int outputLength = geometry.OutputPixels * channels;
+        Debug.Assert(channels % Vector512<float>.Count == 0);
+        Debug.Assert(input.Length >= count * geometry.InputLength && output.Length >= count * outputLength);
+        Vector512<int> lanes = Vector512<int>.Indices;
+        for (int n = 0; n < count; n++)
+        {
+            ReadOnlySpan<float> image = input.Slice(n * geometry.InputLength, geometry.InputLength); // [H, W, C]
+            Span<float> pooled = output.Slice(n * outputLength, outputLength);                      // [OH, OW, C]
+            Span<int> winners = argmax.Slice(n * outputLength, outputLength);                        // [OH, OW, C]
+            for (int oh = 0; oh < geometry.OutputHeight; oh++)
+            {
+                int hStart = oh * geometry.StrideHeight - geometry.PadTop;
+                int hFirst = Math.Max(hStart, 0);
+                int hEnd = Math.Min(hStart + geometry.KernelHeight, geometry.InputHeight);
+                for (int ow = 0; ow < geometry.OutputWidth; ow++)
+                {
+                    int wStart = ow * geometry.StrideWidth - geometry.PadLeft;
+                    int wFirst = Math.Max(wStart, 0);
+                    int wEnd = Math.Min(wStart + geometry.KernelWidth, geometry.InputWidth);
+                    int outBase = (oh * geometry.OutputWidth + ow) * channels;
+                    for (int c = 0; c < channels; c += Vector512<float>.Count)
+                    {
+                        int firstIndex = (hFirst * geometry.InputWidth + wFirst) * channels + c;
+                        Vector512<float> best = Vector512.Create(image.Slice(firstIndex));
+                        Vector512<int> bestIndex = lanes + Vector512.Create(firstIndex);
+                        for (int h = hFirst; h < hEnd; h++)
+                        {
+                            for (int w = h == hFirst ? wFirst + 1 : wFirst; w < wEnd; w++)
+                            {
+                                int cell = (h * geometry.InputWidth + w) * channels + c;
+                                Vector512<float> value = Vector512.Create(image.Slice(cell));
+                                Vector512<float> greater = Vector512.GreaterThan(value, best);
+                                best = Vector512.ConditionalSelect(greater, value, best);
+                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell), bestIndex);
+                            }
+                        }
+                        best.CopyTo(pooled.Slice(outBase + c));
+                        bestIndex.CopyTo(winners.Slice(outBase + c));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Scalar reference of <see cref="Forward"/>.</summary>
+    public static void ForwardReference(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
     {
         int channels = geometry.Channels;
         int outputLength = geometry.OutputPixels * channels;

@@ -26,6 +26,12 @@ public sealed class Conv2D : Layer
     private Tensor? _dColumns;       // [N·OH·OW, KH·KW·C]
     private Tensor? _dInput;         // [N, H, W, C]
     private Tensor? _dKernelPartials; // [chunks, KH·KW·C, F]
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
+    private Tensor? _callInput;   // the input of the running Forward
+    private Tensor? _callDOutput; // the dOutput of the running Backward
+    private int _callCount;
+    private int _callChunks;
 
     /// <summary>Creates a convolution layer.</summary>
     /// <param name="filters">F, the number of output channels (≥ 1).</param>
@@ -61,6 +67,8 @@ public sealed class Conv2D : Layer
         UseBias = useBias;
         _kernelInitializer = kernelInitializer ?? new GlorotUniform();
         _biasInitializer = biasInitializer ?? new Zeros();
+        _forwardChunk = ForwardChunk;
+        _backwardChunk = BackwardChunk;
     }
 
     /// <summary>F.</summary>
@@ -124,7 +132,7 @@ public sealed class Conv2D : Layer
         _columns = new Tensor(rows, patch);
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
         _dPreActivation = Activation == Activation.Relu ? new Tensor(rows, Filters) : null;
-        _dColumns = new Tensor(rows, patch);
+        _dColumns = ComputeInputGradient ? new Tensor(rows, patch) : null;
         _dInput = new Tensor(inputShape);
         _dKernelPartials = new Tensor(MaxChunks, patch, Filters);
         return _output.Shape;
@@ -134,29 +142,32 @@ public sealed class Conv2D : Layer
     protected override Tensor OnForward(Tensor input, bool training)
     {
         int count = input.Shape[0];
+        _callInput = input;
+        _callCount = count;
+        _callChunks = ChunkCount(count);
+        _workers!.For(_callChunks, _forwardChunk);
+        _callInput = null;
+        return count == MaxBatch ? _output! : _output!.SliceBatch(0, count);
+    }
+
+    private void ForwardChunk(int chunk)
+    {
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
-        Tensor columns = _columns!, output = _output!, kernel = _kernel!.Value;
-        Tensor? bias = _bias?.Value;
+        var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+        int rowStart = first * pixels, rows = examples * pixels;
+        Span<float> columns = _columns!.Span.Slice(rowStart * patch, rows * patch);   // [rows, KH·KW·C]
+        Span<float> output = _output!.Span.Slice(rowStart * Filters, rows * Filters); // [rows, F]
+        Im2Col.Expand(_callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength), _geometry, examples, columns);
+        Gemm.Multiply(columns, _kernel!.Value.ReadOnlySpan, rows, Filters, patch, output, accumulate: false);
         bool relu = Activation == Activation.Relu;
-        int chunks = ChunkCount(count);
-        _workers!.For(chunks, chunk =>
+        if (_bias is not null)
         {
-            var (first, examples) = ChunkRange(count, chunks, chunk);
-            int rowStart = first * pixels, rows = examples * pixels;
-            Span<float> chunkColumns = columns.Span.Slice(rowStart * patch, rows * patch);
-            Span<float> chunkOutput = output.Span.Slice(rowStart * Filters, rows * Filters);
-            Im2Col.Expand(input.ReadOnlySpan.Slice(first * _geometry.InputLength), _geometry, examples, chunkColumns);
-            Gemm.Multiply(chunkColumns, kernel.ReadOnlySpan, rows, Filters, patch, chunkOutput, accumulate: false);
-            if (bias is not null)
-            {
-                Activations.AddBias(bias.ReadOnlySpan, rows, relu, chunkOutput);
-            }
-            else if (relu)
-            {
-                Activations.Relu(chunkOutput, chunkOutput);
-            }
-        });
-        return count == MaxBatch ? output : output.SliceBatch(0, count);
+            Activations.AddBias(_bias.Value.ReadOnlySpan, rows, relu, output);
+        }
+        else if (relu)
+        {
+            Activations.Relu(output, output);
+        }
     }
 
     /// <inheritdoc />
@@ -164,39 +175,47 @@ public sealed class Conv2D : Layer
     {
         int count = LastBatch;
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
-        Tensor columns = _columns!, output = _output!, dColumns = _dColumns!, dInput = _dInput!, partials = _dKernelPartials!;
-        Tensor kernel = _kernel!.Value;
-        Tensor dPre = Activation == Activation.Relu ? _dPreActivation! : dOutput.Reshape(new Shape(count * pixels, Filters));
-        bool relu = Activation == Activation.Relu;
-        int chunks = ChunkCount(count);
-        _workers!.For(chunks, chunk =>
-        {
-            var (first, examples) = ChunkRange(count, chunks, chunk);
-            int rowStart = first * pixels, rows = examples * pixels;
-            Span<float> chunkDPre = dPre.Span.Slice(rowStart * Filters, rows * Filters);
-            if (relu)
-            {
-                Activations.ReluBackward(output.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters),
-                    dOutput.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters), chunkDPre);
-            }
-            ReadOnlySpan<float> chunkColumns = columns.ReadOnlySpan.Slice(rowStart * patch, rows * patch);
-            Gemm.MultiplyTransposeA(chunkColumns, chunkDPre, rows, Filters, patch,
-                partials.Span.Slice(chunk * patch * Filters, patch * Filters), accumulate: false);
-            Span<float> chunkDColumns = dColumns.Span.Slice(rowStart * patch, rows * patch);
-            Gemm.MultiplyTransposeB(chunkDPre, kernel.ReadOnlySpan, rows, Filters, patch, chunkDColumns, accumulate: false);
-            Im2Col.Fold(chunkDColumns, _geometry, examples, dInput.Span.Slice(first * _geometry.InputLength));
-        });
+        _callDOutput = dOutput;
+        _callCount = count;
+        _callChunks = ChunkCount(count);
+        _workers!.For(_callChunks, _backwardChunk);
+        _callDOutput = null;
 
-        Span<float> dKernel = _kernel.Gradient.Span;
-        for (int chunk = 0; chunk < chunks; chunk++)
+        Span<float> dKernel = _kernel!.Gradient.Span;
+        for (int chunk = 0; chunk < _callChunks; chunk++)
         {
-            TensorPrimitives.Add(dKernel, partials.ReadOnlySpan.Slice(chunk * patch * Filters, patch * Filters), dKernel);
+            TensorPrimitives.Add(dKernel, _dKernelPartials!.ReadOnlySpan.Slice(chunk * patch * Filters, patch * Filters), dKernel);
         }
         if (_bias is not null)
         {
-            Activations.BiasGradient(dPre.ReadOnlySpan.Slice(0, count * pixels * Filters), count * pixels, _bias.Gradient.Span);
+            ReadOnlySpan<float> dPre = Activation == Activation.Relu ? _dPreActivation!.ReadOnlySpan : dOutput.ReadOnlySpan;
+            Activations.BiasGradient(dPre.Slice(0, count * pixels * Filters), count * pixels, _bias.Gradient.Span);
         }
-        return count == MaxBatch ? dInput : dInput.SliceBatch(0, count);
+        return count == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, count);
+    }
+
+    private void BackwardChunk(int chunk)
+    {
+        int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
+        var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+        int rowStart = first * pixels, rows = examples * pixels;
+        ReadOnlySpan<float> dOutput = _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters); // [rows, F]
+        ReadOnlySpan<float> dPre = dOutput;
+        if (Activation == Activation.Relu)
+        {
+            Span<float> masked = _dPreActivation!.Span.Slice(rowStart * Filters, rows * Filters);           // [rows, F]
+            Activations.ReluBackward(_output!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters), dOutput, masked);
+            dPre = masked;
+        }
+        ReadOnlySpan<float> columns = _columns!.ReadOnlySpan.Slice(rowStart * patch, rows * patch);          // [rows, KH·KW·C]
+        Gemm.MultiplyTransposeA(columns, dPre, rows, Filters, patch,
+            _dKernelPartials!.Span.Slice(chunk * patch * Filters, patch * Filters), accumulate: false);
+        if (ComputeInputGradient)
+        {
+            Span<float> dColumns = _dColumns!.Span.Slice(rowStart * patch, rows * patch);                   // [rows, KH·KW·C]
+            Gemm.MultiplyTransposeB(dPre, _kernel!.Value.ReadOnlySpan, rows, Filters, patch, dColumns, accumulate: false);
+            Im2Col.Fold(dColumns, _geometry, examples, _dInput!.Span.Slice(first * _geometry.InputLength));
+        }
     }
 
     /// <summary>The number of example chunks for a batch: fixed by the batch size alone.</summary>

@@ -30,6 +30,12 @@ public abstract class Layer : ILayer
     /// <inheritdoc />
     public virtual IReadOnlyList<Parameter> Parameters => [];
 
+    /// <summary>
+    /// Whether Backward computes d loss / d input (default true). A model turns it off for its first
+    /// layer, whose input gradient nobody reads; Backward then returns zeros. Set before Build.
+    /// </summary>
+    public bool ComputeInputGradient { get; set; } = true;
+
     /// <summary>The built batch size: the largest batch Forward accepts.</summary>
     protected int MaxBatch => InputShape[0];
 
@@ -72,11 +78,10 @@ public abstract class Layer : ILayer
             throw new InvalidOperationException(
                 $"{Describe()}: Backward was called before Forward; expected a Forward of a batch first.");
         }
-        Shape expected = built.WithBatch(LastBatch);
-        if (dOutput.Shape != expected)
+        if (!SameExceptBatch(dOutput.Shape, built) || dOutput.Shape[0] != LastBatch)
         {
             throw new ArgumentException(
-                $"{Describe()}: Backward expects dOutput of shape {expected} (the shape of the last output); received {dOutput.Shape}.",
+                $"{Describe()}: Backward expects dOutput of shape {built.WithBatch(LastBatch)} (the shape of the last output); received {dOutput.Shape}.",
                 nameof(dOutput));
         }
         return OnBackward(dOutput);
@@ -106,12 +111,7 @@ public abstract class Layer : ILayer
 
     private void CheckBatchShape(Shape received, Shape built, string what)
     {
-        bool sameExample = received.Rank == built.Rank;
-        for (int axis = 1; sameExample && axis < built.Rank; axis++)
-        {
-            sameExample = received[axis] == built[axis];
-        }
-        if (!sameExample)
+        if (!SameExceptBatch(received, built))
         {
             throw new ArgumentException(
                 $"{Describe()} was built for {what} of shape {built} (batch first); received {received}.");
@@ -121,6 +121,16 @@ public abstract class Layer : ILayer
             throw new ArgumentException(
                 $"{Describe()} was built for batches of at most {built[0]}; received a batch of {received[0]} (shape {received}).");
         }
+    }
+
+    private static bool SameExceptBatch(Shape received, Shape built)
+    {
+        bool same = received.Rank == built.Rank;
+        for (int axis = 1; same && axis < built.Rank; axis++)
+        {
+            same = received[axis] == built[axis];
+        }
+        return same;
     }
 
     private InvalidOperationException NotBuilt() =>

@@ -13,6 +13,11 @@ public sealed class MaxPool2D : Layer
     private Tensor? _output;      // [N, OH, OW, C]
     private int[] _argmax = [];   // [N, OH, OW, C], index within the example
     private Tensor? _dInput;      // [N, H, W, C]
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
+    private Tensor? _callTensor;  // the input of the running Forward, or the dOutput of the running Backward
+    private int _callCount;
+    private int _callChunks;
 
     /// <summary>Creates a max-pool layer.</summary>
     /// <param name="poolSize">The window (default 2x2).</param>
@@ -31,6 +36,8 @@ public sealed class MaxPool2D : Layer
             throw new ArgumentOutOfRangeException(nameof(strides), $"MaxPool2D expects strides of at least 1x1; received {Strides}.");
         }
         Padding = padding;
+        _forwardChunk = ForwardChunk;
+        _backwardChunk = BackwardChunk;
     }
 
     /// <summary>The window size.</summary>
@@ -66,34 +73,40 @@ public sealed class MaxPool2D : Layer
     protected override Tensor OnForward(Tensor input, bool training)
     {
         int count = input.Shape[0];
+        _callTensor = input;
+        _callCount = count;
+        _callChunks = Conv2D.ChunkCount(count);
+        _workers!.For(_callChunks, _forwardChunk);
+        _callTensor = null;
+        return count == MaxBatch ? _output! : _output!.SliceBatch(0, count);
+    }
+
+    private void ForwardChunk(int chunk)
+    {
         int outputLength = _geometry.OutputPixels * _geometry.Channels;
-        Tensor output = _output!;
-        int[] argmax = _argmax;
-        int chunks = Conv2D.ChunkCount(count);
-        _workers!.For(chunks, chunk =>
-        {
-            var (first, examples) = Conv2D.ChunkRange(count, chunks, chunk);
-            MaxPool.Forward(input.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), _geometry, examples,
-                output.Span.Slice(first * outputLength, examples * outputLength), argmax.AsSpan(first * outputLength, examples * outputLength));
-        });
-        return count == MaxBatch ? output : output.SliceBatch(0, count);
+        var (first, examples) = Conv2D.ChunkRange(_callCount, _callChunks, chunk);
+        MaxPool.Forward(_callTensor!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), _geometry, examples,
+            _output!.Span.Slice(first * outputLength, examples * outputLength), _argmax.AsSpan(first * outputLength, examples * outputLength));
     }
 
     /// <inheritdoc />
     protected override Tensor OnBackward(Tensor dOutput)
     {
         int count = LastBatch;
+        _callTensor = dOutput;
+        _callCount = count;
+        _callChunks = Conv2D.ChunkCount(count);
+        _workers!.For(_callChunks, _backwardChunk);
+        _callTensor = null;
+        return count == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, count);
+    }
+
+    private void BackwardChunk(int chunk)
+    {
         int outputLength = _geometry.OutputPixels * _geometry.Channels;
-        Tensor dInput = _dInput!;
-        int[] argmax = _argmax;
-        int chunks = Conv2D.ChunkCount(count);
-        _workers!.For(chunks, chunk =>
-        {
-            var (first, examples) = Conv2D.ChunkRange(count, chunks, chunk);
-            MaxPool.Backward(dOutput.ReadOnlySpan.Slice(first * outputLength, examples * outputLength),
-                argmax.AsSpan(first * outputLength, examples * outputLength), _geometry, examples,
-                dInput.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength));
-        });
-        return count == MaxBatch ? dInput : dInput.SliceBatch(0, count);
+        var (first, examples) = Conv2D.ChunkRange(_callCount, _callChunks, chunk);
+        MaxPool.Backward(_callTensor!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength),
+            _argmax.AsSpan(first * outputLength, examples * outputLength), _geometry, examples,
+            _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength));
     }
 }
