@@ -81,7 +81,20 @@ public class FitTests
         var (images, labels) = SequentialTests.RandomBatch(40, seed: 3);
         images.Span[5] = float.NaN;
         var model = NewModel();
+        float[] before = model.Parameters.SelectMany(p => p.Value.ReadOnlySpan.ToArray()).ToArray();
         var error = Assert.Throws<TrainingDivergedException>(() => model.Fit(new FixedBatches(images, labels, 20), 1));
-        Assert.That(error!.Message, Does.Contain("epoch 1, batch 1").And.Contain("conv2d"));
+        Assert.That(error!.Message, Does.Contain("Epoch 1, batch 1").And.Contain("step 1").And.Contain("input images"));
+        float[] after = model.Parameters.SelectMany(p => p.Value.ReadOnlySpan.ToArray()).ToArray();
+        Assert.That(after, Is.EqualTo(before), "the diverged step must not be applied");
+    }
+
+    [Test]
+    public void DivergenceNamesTheFirstLayerWhoseOutputIsNotFinite()
+    {
+        var (images, labels) = SequentialTests.RandomBatch(20, seed: 4);
+        var model = NewModel();
+        model.Parameters[2].Value.Span[0] = float.PositiveInfinity; // conv2d_1/kernel
+        var error = Assert.Throws<TrainingDivergedException>(() => model.TrainStep(images, labels));
+        Assert.That(error!.Message, Does.Contain("layer 2").And.Contain("conv2d_1"));
     }
 }

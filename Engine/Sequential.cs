@@ -169,6 +169,12 @@ public sealed class Sequential
     {
         IOptimizer optimizer = Optimizer;
         float loss = ComputeGradients(images, oneHotLabels);
+        if (!float.IsFinite(loss) || !GradientsAreFinite())
+        {
+            // The update is not applied: the weights stay those of the last good step.
+            throw new TrainingDivergedException(
+                $"Training diverged at optimizer step {optimizer.Iterations + 1}: the loss is {loss}; {DiagnoseNonFinite(images)}");
+        }
         optimizer.Step(_parameters);
         return loss;
     }
@@ -222,11 +228,14 @@ public sealed class Sequential
                     continue;
                 }
                 int count = batch.Images.Shape[0];
-                float loss = TrainStep(batch.Images, batch.Labels);
-                if (!float.IsFinite(loss))
+                float loss;
+                try
                 {
-                    throw new TrainingDivergedException(
-                        $"The loss became {loss} at epoch {epoch + 1}, batch {batchIndex} (optimizer step {Optimizer.Iterations}); {FirstNonFinite()}");
+                    loss = TrainStep(batch.Images, batch.Labels);
+                }
+                catch (TrainingDivergedException diverged)
+                {
+                    throw new TrainingDivergedException($"Epoch {epoch + 1}, batch {batchIndex}: {diverged.Message}");
                 }
                 lossSum += (double)loss * count;
                 correct += LastStepCorrect;
@@ -254,26 +263,55 @@ public sealed class Sequential
         return new History(history, Cancelled: false, StoppedAt: null);
     }
 
-    /// <summary>Describes the first layer (forward order) whose parameters or gradients hold a value that is not finite.</summary>
-    private string FirstNonFinite()
+    private bool GradientsAreFinite()
     {
-        foreach (ILayer layer in _layers)
+        foreach (Parameter parameter in _parameters)
         {
-            foreach (Parameter parameter in layer.Parameters)
+            // A sum is finite exactly when every term is (short of an overflow of the sum itself).
+            if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(parameter.Gradient.ReadOnlySpan)))
             {
-                foreach (var (what, tensor) in new[] { ("gradient", parameter.Gradient), ("value", parameter.Value) })
-                {
-                    foreach (float value in tensor.ReadOnlySpan)
-                    {
-                        if (!float.IsFinite(value))
-                        {
-                            return $"the first non-finite value ({value}) is in the {what} of {parameter.Name} (layer {layer.Name}).";
-                        }
-                    }
-                }
+                return false;
             }
         }
-        return "every parameter and gradient is still finite (the input data may hold NaN or infinity).";
+        return true;
+    }
+
+    /// <summary>Names where the first non-finite value appears: the input, a layer's output (forward order), or a gradient.</summary>
+    private string DiagnoseNonFinite(Tensor images)
+    {
+        if (!AllFinite(images.ReadOnlySpan))
+        {
+            return "the input images hold a value that is not finite (NaN or infinity).";
+        }
+        Tensor activation = images;
+        for (int index = 0; index < _layers.Length; index++)
+        {
+            activation = _layers[index].Forward(activation, training: false);
+            if (!AllFinite(activation.ReadOnlySpan))
+            {
+                return $"the first non-finite value appears in the output of layer {index} ({_layers[index].GetType().Name} '{_layers[index].Name}').";
+            }
+        }
+        foreach (Parameter parameter in _parameters)
+        {
+            if (!AllFinite(parameter.Gradient.ReadOnlySpan))
+            {
+                return $"the first non-finite gradient is that of {parameter.Name}.";
+            }
+        }
+        return "the forward pass is finite; the loss overflowed.";
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float value in values)
+        {
+            if (!float.IsFinite(value))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>The mean loss and accuracy over any number of examples, in batches of the built size, without dropout.</summary>

@@ -17,6 +17,11 @@ public sealed class Dense : Layer
     private Tensor? _output;         // [N, out]
     private Tensor? _dPreActivation; // [N, out]
     private Tensor? _dInput;         // [N, in]
+    private Tensor? _inputTransposed; // [in, N]
+    private readonly Action<int> _forwardChunk;
+    private readonly Action<int> _backwardChunk;
+    private int _callCount;
+    private Tensor? _callDPre;       // [N, out] of the running Backward
 
     /// <summary>Creates a dense layer.</summary>
     /// <param name="units">The output width (≥ 1).</param>
@@ -36,7 +41,12 @@ public sealed class Dense : Layer
         UseBias = useBias;
         _kernelInitializer = kernelInitializer ?? new GlorotUniform();
         _biasInitializer = biasInitializer ?? new Zeros();
+        _forwardChunk = ForwardChunk;
+        _backwardChunk = BackwardChunk;
     }
+
+    /// <summary>Rows (examples, or input features for the kernel gradient) are split into this many fixed chunks.</summary>
+    private const int Chunks = 4;
 
     /// <summary>The output width.</summary>
     public int Units { get; }
@@ -83,25 +93,33 @@ public sealed class Dense : Layer
         _output = new Tensor(batch, Units);
         _dPreActivation = new Tensor(batch, Units);
         _dInput = new Tensor(batch, inputs);
+        _inputTransposed = new Tensor(inputs, batch);
         return _output.Shape;
     }
 
     /// <inheritdoc />
     protected override Tensor OnForward(Tensor input, bool training)
     {
-        int count = input.Shape[0], inputs = input.Shape[1];
-        Tensor output = count == MaxBatch ? _output! : _output!.SliceBatch(0, count);
-        Gemm.Multiply(input.ReadOnlySpan, _kernel!.Value.ReadOnlySpan, count, Units, inputs, output.Span, accumulate: false);
+        _input = input;
+        _callCount = input.Shape[0];
+        _workers!.For(Math.Min(Chunks, _callCount), _forwardChunk);
+        return _callCount == MaxBatch ? _output! : _output!.SliceBatch(0, _callCount);
+    }
+
+    private void ForwardChunk(int chunk)
+    {
+        int inputs = InputShape[1];
+        var (first, rows) = Conv2D.ChunkRange(_callCount, Math.Min(Chunks, _callCount), chunk);
+        Span<float> output = _output!.Span.Slice(first * Units, rows * Units); // [rows, out]
+        Gemm.Multiply(_input!.ReadOnlySpan.Slice(first * inputs, rows * inputs), _kernel!.Value.ReadOnlySpan, rows, Units, inputs, output, accumulate: false);
         if (_bias is not null)
         {
-            Activations.AddBias(_bias.Value.ReadOnlySpan, count, Activation == Activation.Relu, output.Span);
+            Activations.AddBias(_bias.Value.ReadOnlySpan, rows, Activation == Activation.Relu, output);
         }
         else if (Activation == Activation.Relu)
         {
-            Activations.Relu(output.Span, output.Span);
+            Activations.Relu(output, output);
         }
-        _input = input;
-        return output;
     }
 
     /// <inheritdoc />
@@ -114,13 +132,33 @@ public sealed class Dense : Layer
             dPre = count == MaxBatch ? _dPreActivation! : _dPreActivation!.SliceBatch(0, count);
             Activations.ReluBackward(_output!.ReadOnlySpan.Slice(0, count * Units), dOutput.ReadOnlySpan, dPre.Span);
         }
-        Gemm.MultiplyTransposeA(_input!.ReadOnlySpan, dPre.ReadOnlySpan, count, Units, inputs, _kernel!.Gradient.Span, accumulate: true);
         if (_bias is not null)
         {
             Activations.BiasGradient(dPre.ReadOnlySpan, count, _bias.Gradient.Span);
         }
-        Tensor dInput = count == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, count);
-        Gemm.MultiplyTransposeB(dPre.ReadOnlySpan, _kernel.Value.ReadOnlySpan, count, Units, inputs, dInput.Span, accumulate: false);
-        return dInput;
+        // dKernel[in, out] += xᵀ[in, N] · dPre[N, out]: transposing x makes it a row-split product.
+        Transpose.Matrix(_input!.ReadOnlySpan, count, inputs, _inputTransposed!.Span);
+        _callCount = count;
+        _callDPre = dPre;
+        _workers!.For(Chunks, _backwardChunk);
+        _callDPre = null;
+        return count == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, count);
+    }
+
+    private void BackwardChunk(int chunk)
+    {
+        int count = _callCount, inputs = InputShape[1];
+        ReadOnlySpan<float> dPre = _callDPre!.ReadOnlySpan;
+        // Input features [first, first + rows) of the kernel gradient.
+        var (first, rows) = Conv2D.ChunkRange(inputs, Chunks, chunk);
+        Gemm.Multiply(_inputTransposed!.ReadOnlySpan.Slice(first * count, rows * count), dPre, rows, Units, count,
+            _kernel!.Gradient.Span.Slice(first * Units, rows * Units), accumulate: true);
+        if (ComputeInputGradient && chunk < Math.Min(Chunks, count))
+        {
+            // Examples [start, start + examples) of the input gradient.
+            var (start, examples) = Conv2D.ChunkRange(count, Math.Min(Chunks, count), chunk);
+            Gemm.MultiplyTransposeB(dPre.Slice(start * Units, examples * Units), _kernel.Value.ReadOnlySpan, examples, Units, inputs,
+                _dInput!.Span.Slice(start * inputs, examples * inputs), accumulate: false);
+        }
     }
 }
