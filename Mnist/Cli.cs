@@ -22,7 +22,9 @@ internal static class Cli
         if (parse.Errors.Count > 0)
         {
             string command = parse.CommandResult.Command is RootCommand ? "" : " " + parse.CommandResult.Command.Name;
-            session.Error.WriteLine($"error: {parse.Errors[0].Message} (see 'mnist{command} --help')");
+            // An unknown word also leaves the command missing; name the word, the more useful of the two.
+            string message = parse.Errors.OrderBy(e => e.Message.StartsWith("Required command", StringComparison.Ordinal) ? 1 : 0).First().Message;
+            session.Error.WriteLine($"error: {message} (see 'mnist{command} --help')");
             return ExitCodes.Usage;
         }
         var invocation = new InvocationConfiguration

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ScottPlot;
 
 namespace Mnist;
@@ -33,6 +34,7 @@ internal static class Plots
         plot.XLabel("epoch");
         plot.YLabel(label);
         plot.ShowLegend();
+        plot.Axes.Bottom.SetTicks(x, x.Select(e => e.ToString(CultureInfo.InvariantCulture)).ToArray());
         if (x.Length == 1)
         {
             plot.Axes.SetLimitsX(x[0] - 1, x[0] + 1);
@@ -40,37 +42,33 @@ internal static class Plots
         AtomicFile.WriteAllBytes(path, plot.GetImageBytes(Width, Height, ImageFormat.Png));
     }
 
-    /// <summary>Writes the confusion matrix (rows: true digit, columns: predicted) as a heat map with counts.</summary>
+    /// <summary>Writes the confusion matrix (rows: true digit from the top, columns: predicted) as coloured cells with counts.</summary>
     public static void SaveConfusionMatrix(string path, int[,] counts)
     {
         int classes = counts.GetLength(0);
-        var intensities = new double[classes, classes];
-        for (int truth = 0; truth < classes; truth++)
-        {
-            for (int predicted = 0; predicted < classes; predicted++)
-            {
-                intensities[truth, predicted] = Math.Log10(1 + counts[truth, predicted]);
-            }
-        }
+        double largest = Math.Log10(1 + counts.Cast<int>().Max());
+        var colormap = new ScottPlot.Colormaps.Viridis();
         var plot = new Plot();
-        var heatmap = plot.Add.Heatmap(intensities);
-        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
-        heatmap.FlipVertically = true;
         for (int truth = 0; truth < classes; truth++)
         {
+            double y = classes - 1 - truth; // the first true digit at the top
             for (int predicted = 0; predicted < classes; predicted++)
             {
-                var text = plot.Add.Text(counts[truth, predicted].ToString(System.Globalization.CultureInfo.InvariantCulture), predicted, truth);
-                text.LabelFontColor = Colors.White;
+                int count = counts[truth, predicted];
+                var cell = plot.Add.Rectangle(predicted - 0.5, predicted + 0.5, y - 0.5, y + 0.5);
+                Color fill = colormap.GetColor(largest > 0 ? Math.Log10(1 + count) / largest : 0);
+                cell.FillStyle.Color = fill;
+                cell.LineStyle.Width = 0;
+                var text = plot.Add.Text(count.ToString(CultureInfo.InvariantCulture), predicted, y);
+                text.LabelFontColor = fill.Luminance > 0.5 ? Colors.Black : Colors.White;
                 text.LabelAlignment = Alignment.MiddleCenter;
-                text.LabelFontSize = 11;
+                text.LabelFontSize = 12;
             }
         }
-        double[] ticks = Enumerable.Range(0, classes).Select(i => (double)i).ToArray();
-        string[] labels = Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        plot.Axes.Bottom.SetTicks(ticks, labels);
-        plot.Axes.Left.SetTicks(ticks, labels);
-        plot.Axes.SetLimits(-0.5, classes - 0.5, classes - 0.5, -0.5);
+        double[] positions = Enumerable.Range(0, classes).Select(i => (double)i).ToArray();
+        plot.Axes.Bottom.SetTicks(positions, positions.Select(p => p.ToString(CultureInfo.InvariantCulture)).ToArray());
+        plot.Axes.Left.SetTicks(positions, positions.Select(p => (classes - 1 - p).ToString(CultureInfo.InvariantCulture)).ToArray());
+        plot.Axes.SetLimits(-0.5, classes - 0.5, -0.5, classes - 0.5);
         plot.Title("Confusion matrix (rows: true digit, columns: predicted)");
         plot.XLabel("predicted");
         plot.YLabel("true");
