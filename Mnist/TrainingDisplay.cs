@@ -40,7 +40,10 @@ internal abstract class TrainingDisplay
         }
     }
 
-    /// <summary>A terminal: one Spectre.Console progress bar per epoch with loss, accuracy, images/s and ETA.</summary>
+    /// <summary>
+    /// A terminal: a Spectre.Console progress bar for the running epoch (loss, accuracy, images/s,
+    /// ETA); each finished epoch becomes a line above it, as in the redirected output.
+    /// </summary>
     private sealed class LiveBars(ConsoleSession session, int epochs) : TrainingDisplay
     {
         private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(session.Out) });
@@ -49,10 +52,10 @@ internal abstract class TrainingDisplay
 
         public override void Run(Action training) =>
             _console.Progress()
-                .AutoClear(false)
-                .HideCompleted(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                    new RemainingTimeColumn(), new SpinnerColumn())
+                .AutoClear(true)
+                .HideCompleted(true)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 16 }, new PercentageColumn(),
+                    new RemainingTimeColumn())
                 .Start(context =>
                 {
                     _context = context;
@@ -63,22 +66,22 @@ internal abstract class TrainingDisplay
         {
             if (_task is null || _task.IsFinished)
             {
-                _task = _context!.AddTask(Markup.Escape($"epoch {progress.Epoch + 1}/{epochs}"), maxValue: progress.BatchesPerEpoch);
+                _task = _context!.AddTask($"epoch {progress.Epoch + 1}/{epochs}", maxValue: progress.BatchesPerEpoch);
                 _task.Value = progress.Batch - 1;
             }
             _task.Value = progress.Batch;
-            _task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {progress.Epoch + 1}/{epochs}  loss {progress.Loss:F4}  accuracy {progress.Accuracy:F4}  {progress.ImagesPerSecond:F0} images/s"));
+            _task.Description = string.Create(CultureInfo.InvariantCulture,
+                $"epoch {progress.Epoch + 1}/{epochs} loss {progress.Loss:F4} acc {progress.Accuracy:F4} {progress.ImagesPerSecond,5:F0} img/s");
         }
 
         public override void OnEpochEnd(EpochReport epoch, string saved)
         {
             if (_task is not null)
             {
-                _task.Description = Markup.Escape(Describe(epoch, epochs, saved));
                 _task.Value = _task.MaxValue;
                 _task.StopTask();
             }
+            _console.WriteLine(Describe(epoch, epochs, saved));
         }
     }
 }
