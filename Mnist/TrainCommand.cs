@@ -169,7 +169,15 @@ internal static class TrainCommand
         string Save(TrainingPosition at)
         {
             metadata[HistoryKey] = RunReport.EpochsToJson(history);
-            return manager.Save(ModelCheckpoint.Capture(model, at, metadata));
+            try
+            {
+                return manager.Save(ModelCheckpoint.Capture(model, at, metadata));
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                throw ConsoleException.Failure(
+                    $"cannot save a checkpoint in '{checkpointDirectory}' (the previous checkpoints are intact): {Cli.OneLine(error.Message)}", error);
+            }
         }
 
         TrainingDisplay display = TrainingDisplay.For(session, settings.Epochs);
@@ -214,8 +222,17 @@ internal static class TrainCommand
                 train.Count, test.Count),
             history, last.TestLoss, last.TestAccuracy, RunReport.DigestParameters(model), model.ParameterCount, model.Workers.Threads,
             MachineReport.Current(), manager.LatestPath!, DateTimeOffset.UtcNow);
-        string[] plots = Plots.SaveTrainingCurves(plotsDirectory, history);
-        AtomicFile.WriteAllText(reportPath, report.ToJson());
+        string[] plots;
+        try
+        {
+            plots = Plots.SaveTrainingCurves(plotsDirectory, history);
+            AtomicFile.WriteAllText(reportPath, report.ToJson());
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw ConsoleException.Failure(
+                $"training finished (checkpoint {manager.LatestPath}) but the report or plots could not be written: {Cli.OneLine(error.Message)}", error);
+        }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epochs."));
