@@ -22,11 +22,15 @@ public static class ConsoleRunner
     public static ConsoleResult Run(params string[] args) => Run(null, default, args);
 
     /// <summary>Runs <paramref name="args"/>, calling <paramref name="onBatch"/> after every training batch and stopping on <paramref name="cancel"/>.</summary>
-    internal static ConsoleResult Run(Action<BatchProgress>? onBatch, CancellationToken cancel, params string[] args)
+    internal static ConsoleResult Run(Action<BatchProgress>? onBatch, CancellationToken cancel, params string[] args) =>
+        Run(terminal: false, onBatch, cancel, args);
+
+    /// <summary>Runs <paramref name="args"/> as on a terminal (<paramref name="terminal"/>) or redirected.</summary>
+    internal static ConsoleResult Run(bool terminal, Action<BatchProgress>? onBatch, CancellationToken cancel, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int exitCode = Cli.Run(args, new ConsoleSession(output, error, IsTerminal: false, cancel) { OnBatch = onBatch });
+        int exitCode = Cli.Run(args, new ConsoleSession(output, error, IsTerminal: terminal, cancel) { OnBatch = onBatch });
         return new ConsoleResult(exitCode, output.ToString(), error.ToString());
     }
 

@@ -158,4 +158,14 @@ public class TrainCommandTests
         Assert.That(File.ReadAllText(folder["checkpoints/report.json"]), Is.EqualTo(report));
         Assert.That(File.ReadAllBytes(folder["checkpoints/ckpt-0001.ckpt"]), Is.EqualTo(checkpoint));
     }
+
+    [Test]
+    public void OnATerminalTheLiveBarsStillEndWithOneLinePerEpoch()
+    {
+        using var folder = ConsoleRunner.TemporaryDirectory();
+        ConsoleResult result = ConsoleRunner.Run(terminal: true, null, default, "train", "--data", ConsoleRunner.Data,
+            "--checkpoint-dir", folder["checkpoints"], "--epochs", "1", "--train-limit", "200", "--test-limit", TestImages);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain("epoch 1/1  loss").And.Contain("saved ckpt-0001.ckpt"));
+    }
 }
