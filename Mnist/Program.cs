@@ -1,14 +1,29 @@
 namespace Mnist;
 
-/// <summary>The sample console (commands come with the console issue).</summary>
+/// <summary>The process entry point: wires the real console and Ctrl+C to <see cref="Cli"/>.</summary>
 public static class Program
 {
-    /// <summary>Entry point.</summary>
+    /// <summary>Runs the command line; see <see cref="ExitCodes"/> for the exit codes.</summary>
     public static int Main(string[] args)
     {
-        var model = Engine.ReferenceModels.MnistCnn();
-        model.Build(Engine.ReferenceModels.MnistInput);
-        Console.WriteLine(model.Summary());
-        return 0;
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (!cancel.IsCancellationRequested)
+            {
+                e.Cancel = true; // the first Ctrl+C stops after the current batch; a second one ends the process
+                cancel.Cancel();
+            }
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var session = new ConsoleSession(Console.Out, Console.Error, IsTerminal: !Console.IsOutputRedirected, cancel.Token);
+            return Cli.Run(args, session);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
     }
 }

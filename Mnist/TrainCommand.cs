@@ -1,0 +1,295 @@
+using System.CommandLine;
+using System.Globalization;
+using Engine;
+using Engine.Checkpoint;
+using Engine.Optimizers;
+
+namespace Mnist;
+
+/// <summary>What <c>train</c> was asked to do.</summary>
+internal sealed record TrainSettings
+{
+    public string? DataDirectory { get; init; }
+    public int Epochs { get; init; } = TrainCommand.DefaultEpochs;
+    public int BatchSize { get; init; } = TrainCommand.DefaultBatchSize;
+    public double LearningRate { get; init; } = TrainCommand.DefaultLearningRate;
+    public int Seed { get; init; } = TrainCommand.DefaultSeed;
+    public int? Threads { get; init; }
+    public int? TrainLimit { get; init; }
+    public int? TestLimit { get; init; }
+    public string CheckpointDirectory { get; init; } = Options.DefaultCheckpointDirectory;
+    public bool Resume { get; init; }
+    public string? ReportPath { get; init; }
+    public string? PlotsDirectory { get; init; }
+
+    /// <summary>The options given explicitly on the command line (a resumed run refuses ones that contradict the checkpoint).</summary>
+    public IReadOnlySet<string> Explicit { get; init; } = new HashSet<string>();
+}
+
+/// <summary>
+/// <c>train</c>: the reference model with the lab's hyper-parameters (Adam 0.001, batch 100, 15 epochs,
+/// shuffle buffer 100,000), a checkpoint after every epoch (the last 3 kept), resume, Ctrl+C, a JSON
+/// report and PNG curves. The loop itself is <see cref="Sequential.Fit"/>.
+/// </summary>
+internal static class TrainCommand
+{
+    public const int DefaultEpochs = 15, DefaultBatchSize = 100, DefaultSeed = 42, ShuffleBuffer = 100_000;
+    public const double DefaultLearningRate = 0.001, DropoutRate = 0.4;
+
+    private const string LearningRateKey = "learning_rate", BatchSizeKey = "batch_size", SeedKey = "seed",
+        TrainLimitKey = "train_limit", ShuffleBufferKey = "shuffle_buffer", HistoryKey = "epochs_history";
+
+    public static Command Create(ConsoleSession session)
+    {
+        var data = Options.Data();
+        var epochs = Options.Integer("--epochs", "Total number of epochs (a resumed run continues up to it).", DefaultEpochs, 1);
+        var batchSize = Options.Integer("--batch-size", "Mini-batch size.", DefaultBatchSize, 1);
+        var learningRate = Options.Positive("--learning-rate", "Adam's learning rate.", DefaultLearningRate);
+        var seed = Options.Integer("--seed", "Seed of the initial weights, the shuffle order and dropout.", DefaultSeed, int.MinValue);
+        var threads = Options.Threads();
+        var trainLimit = Options.OptionalInteger("--train-limit", "Train on the first N training images only.", 1);
+        var testLimit = Options.TestLimit();
+        var checkpointDirectory = Options.CheckpointDirectory();
+        var resume = new Option<bool>("--resume") { Description = "Continue from the latest checkpoint in --checkpoint-dir." };
+        var report = new Option<string?>("--report") { Description = "The JSON run report (default: <checkpoint-dir>/report.json).", HelpName = "FILE" };
+        var plots = new Option<string?>("--plots") { Description = "Folder for loss.png and accuracy.png (default: the checkpoint folder).", HelpName = "DIR" };
+        var command = new Command("train", "Train the lab's CNN on MNIST, evaluating and checkpointing after every epoch.")
+        {
+            data, epochs, batchSize, learningRate, seed, threads, trainLimit, testLimit, checkpointDirectory, resume, report, plots,
+        };
+        command.SetAction(parse =>
+        {
+            var given = new HashSet<string>(StringComparer.Ordinal);
+            foreach (Option option in command.Options)
+            {
+                if (parse.GetResult(option) is { Implicit: false })
+                {
+                    given.Add(option.Name);
+                }
+            }
+            var settings = new TrainSettings
+            {
+                DataDirectory = parse.GetValue(data),
+                Epochs = parse.GetValue(epochs),
+                BatchSize = parse.GetValue(batchSize),
+                LearningRate = parse.GetValue(learningRate),
+                Seed = parse.GetValue(seed),
+                Threads = parse.GetValue(threads),
+                TrainLimit = parse.GetValue(trainLimit),
+                TestLimit = parse.GetValue(testLimit),
+                CheckpointDirectory = parse.GetValue(checkpointDirectory)!,
+                Resume = parse.GetValue(resume),
+                ReportPath = parse.GetValue(report),
+                PlotsDirectory = parse.GetValue(plots),
+                Explicit = given,
+            };
+            return Cli.Guard(session, () => Run(session, settings));
+        });
+        return command;
+    }
+
+    /// <summary>Trains as <paramref name="settings"/> asks; returns the exit code.</summary>
+    public static int Run(ConsoleSession session, TrainSettings settings)
+    {
+        TextWriter output = session.Out;
+        string checkpointDirectory = Path.GetFullPath(settings.CheckpointDirectory);
+        string reportPath = Path.GetFullPath(settings.ReportPath ?? Path.Combine(checkpointDirectory, "report.json"));
+        string plotsDirectory = Path.GetFullPath(settings.PlotsDirectory ?? checkpointDirectory);
+        CheckpointManager manager = Checkpoints.Manager(checkpointDirectory);
+
+        string? latest = manager.LatestPath;
+        if (!settings.Resume && latest is not null)
+        {
+            throw ConsoleException.Usage(
+                $"'{checkpointDirectory}' already holds checkpoints ({Path.GetFileName(latest)}); pass --resume to continue them, or choose another --checkpoint-dir.");
+        }
+        if (settings.Resume && latest is null)
+        {
+            throw ConsoleException.Failure($"--resume: no checkpoint in '{checkpointDirectory}' to resume from; run without --resume to start afresh.");
+        }
+        AtomicFile.EnsureWritableDirectory(checkpointDirectory, "checkpoint folder");
+        AtomicFile.EnsureWritableDirectory(Path.GetDirectoryName(reportPath)!, "report folder");
+        AtomicFile.EnsureWritableDirectory(plotsDirectory, "plots folder");
+
+        // On --resume the checkpoint's hyper-parameters win; contradicting them explicitly is an error.
+        CheckpointContents? resumed = settings.Resume ? Checkpoints.Load(latest!, () => CheckpointFile.Load(latest!)) : null;
+        if (resumed is not null)
+        {
+            settings = WithCheckpointHyperparameters(settings, resumed.Metadata, latest!);
+        }
+
+        MnistSplit train = MnistData.LoadTrain(settings.DataDirectory, settings.TrainLimit);
+        MnistSplit test = MnistData.LoadTest(settings.DataDirectory, settings.TestLimit);
+
+        Sequential model = ReferenceModels.MnistCnn(DropoutRate);
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(settings.BatchSize, settings.Seed, settings.Threads));
+        model.Compile(new Adam(settings.LearningRate));
+        var position = new TrainingPosition(0, 0, unchecked((ulong)settings.Seed));
+        var history = new List<EpochReport>();
+        if (resumed is not null)
+        {
+            CheckpointContents contents = resumed;
+            position = Checkpoints.Load(latest!, () => ModelCheckpoint.Restore(model, contents));
+            if (contents.Metadata.TryGetValue(HistoryKey, out string? json))
+            {
+                history = RunReport.EpochsFromJson(json).Where(e => e.Epoch <= position.Epoch).ToList();
+            }
+            if (position.Epoch >= settings.Epochs)
+            {
+                throw ConsoleException.Usage(
+                    $"the checkpoint '{Path.GetFileName(latest)}' has already trained {position.Epoch} epochs; pass --epochs greater than {position.Epoch} to continue.");
+            }
+        }
+
+        IBatchSource batches = new TemporaryBatches(train, settings.BatchSize, settings.Seed);
+        if (position.Batch > batches.BatchesPerEpoch)
+        {
+            throw ConsoleException.Failure(
+                $"the checkpoint '{Path.GetFileName(latest)}' stopped at batch {position.Batch} of an epoch that has {batches.BatchesPerEpoch}; the training data differs.");
+        }
+
+        output.WriteLine(model.Summary());
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Training on {train.Count:N0} images ({batches.BatchesPerEpoch} batches of {settings.BatchSize}), testing on {test.Count:N0}; Adam {settings.LearningRate}, seed {settings.Seed}, {model.Workers.Threads} threads."));
+        if (resumed is not null)
+        {
+            output.WriteLine($"Resuming from {Path.GetFileName(latest)} at epoch {position.Epoch + 1}, batch {position.Batch} (epochs {position.Epoch + 1}..{settings.Epochs}).");
+        }
+        output.WriteLine($"Checkpoints: {checkpointDirectory}");
+        output.Flush();
+
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [LearningRateKey] = settings.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+            [BatchSizeKey] = settings.BatchSize.ToString(CultureInfo.InvariantCulture),
+            [SeedKey] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+            [TrainLimitKey] = settings.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "",
+            [ShuffleBufferKey] = ShuffleBuffer.ToString(CultureInfo.InvariantCulture),
+        };
+        string Save(TrainingPosition at)
+        {
+            metadata[HistoryKey] = RunReport.EpochsToJson(history);
+            try
+            {
+                return manager.Save(ModelCheckpoint.Capture(model, at, metadata));
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                throw ConsoleException.Failure(
+                    $"cannot save a checkpoint in '{checkpointDirectory}' (the previous checkpoints are intact): {Cli.OneLine(error.Message)}", error);
+            }
+        }
+
+        TrainingDisplay display = TrainingDisplay.For(session, settings.Epochs);
+        History? result = null;
+        display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
+        {
+            Validation = (test.Images, test.OneHotLabels),
+            InitialEpoch = position.Epoch,
+            InitialBatch = position.Batch,
+            CancellationToken = session.Cancellation,
+            OnBatch = progress =>
+            {
+                display.OnBatch(progress);
+                session.OnBatch?.Invoke(progress);
+            },
+            OnEpochEnd = metrics =>
+            {
+                var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
+                    metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond);
+                history.Add(epoch);
+                string path = Save(position with { Epoch = metrics.Epoch + 1, Batch = 0 });
+                display.OnEpochEnd(epoch, $"saved {Path.GetFileName(path)}");
+            },
+        }));
+
+        if (result!.Cancelled)
+        {
+            (int epoch, int batch) = result.StoppedAt!.Value;
+            string path = batch == 0 ? manager.LatestPath! : Save(position with { Epoch = epoch, Batch = batch });
+            output.WriteLine(batch == 0
+                ? $"Interrupted after epoch {epoch}; checkpoint {path}."
+                : $"Interrupted in epoch {epoch + 1} after batch {batch} of {batches.BatchesPerEpoch}; checkpoint saved to {path}.");
+            output.WriteLine($"Resume with: mnist train --resume --checkpoint-dir {Quote(settings.CheckpointDirectory)}"
+                + (settings.Epochs != DefaultEpochs ? $" --epochs {settings.Epochs}" : "")
+                + (settings.DataDirectory is null ? "" : $" --data {Quote(settings.DataDirectory)}"));
+            return ExitCodes.Interrupted;
+        }
+
+        EpochReport last = history[^1];
+        var report = new RunReport(
+            new Hyperparameters("adam", settings.LearningRate, settings.BatchSize, settings.Epochs, ShuffleBuffer, settings.Seed, DropoutRate,
+                train.Count, test.Count),
+            history, last.TestLoss, last.TestAccuracy, RunReport.DigestParameters(model), model.ParameterCount, model.Workers.Threads,
+            MachineReport.Current(), manager.LatestPath!, DateTimeOffset.UtcNow);
+        string[] plots;
+        try
+        {
+            plots = Plots.SaveTrainingCurves(plotsDirectory, history);
+            AtomicFile.WriteAllText(reportPath, report.ToJson());
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw ConsoleException.Failure(
+                $"training finished (checkpoint {manager.LatestPath}) but the report or plots could not be written: {Cli.OneLine(error.Message)}", error);
+        }
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epochs."));
+        output.WriteLine($"parameters_sha256 {report.ParametersSha256}");
+        output.WriteLine($"Report: {reportPath}");
+        output.WriteLine($"Plots: {string.Join(", ", plots)}");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// The settings with the hyper-parameters stored in a checkpoint (they fix the trajectory); an
+    /// explicit option that contradicts them is a usage error.
+    /// </summary>
+    private static TrainSettings WithCheckpointHyperparameters(TrainSettings settings, IReadOnlyDictionary<string, string> metadata, string path)
+    {
+        string file = Path.GetFileName(path);
+        int Integer(string key, string option, int current)
+        {
+            if (!metadata.TryGetValue(key, out string? text) || !int.TryParse(text, CultureInfo.InvariantCulture, out int stored))
+            {
+                return current;
+            }
+            if (settings.Explicit.Contains(option) && stored != current)
+            {
+                throw ConsoleException.Usage($"{option} {current} contradicts the checkpoint {file} ({stored}); a resumed run keeps the checkpoint's value.");
+            }
+            return stored;
+        }
+        int? trainLimit = settings.TrainLimit;
+        if (metadata.TryGetValue(TrainLimitKey, out string? limitText))
+        {
+            int? stored = int.TryParse(limitText, CultureInfo.InvariantCulture, out int value) ? value : null;
+            if (settings.Explicit.Contains("--train-limit") && stored != trainLimit)
+            {
+                throw ConsoleException.Usage(
+                    $"--train-limit {trainLimit} contradicts the checkpoint {file} ({(stored is null ? "all images" : stored)}); a resumed run keeps the checkpoint's value.");
+            }
+            trainLimit = stored;
+        }
+        double learningRate = settings.LearningRate;
+        if (metadata.TryGetValue(LearningRateKey, out string? rateText) && double.TryParse(rateText, CultureInfo.InvariantCulture, out double storedRate))
+        {
+            if (settings.Explicit.Contains("--learning-rate") && storedRate != learningRate)
+            {
+                throw ConsoleException.Usage(
+                    $"--learning-rate {learningRate.ToString(CultureInfo.InvariantCulture)} contradicts the checkpoint {file} ({rateText}); a resumed run keeps the checkpoint's value.");
+            }
+            learningRate = storedRate;
+        }
+        return settings with
+        {
+            BatchSize = Integer(BatchSizeKey, "--batch-size", settings.BatchSize),
+            Seed = Integer(SeedKey, "--seed", settings.Seed),
+            TrainLimit = trainLimit,
+            LearningRate = learningRate,
+        };
+    }
+
+    private static string Quote(string text) => text.Contains(' ', StringComparison.Ordinal) ? $"\"{text}\"" : text;
+}
