@@ -67,13 +67,12 @@ public static class IdxReader
         if (compressed)
         {
             IdxArray array;
-            using (var gzip = new GZipStream(content, CompressionMode.Decompress, leaveOpen: true))
-            {
-                array = ReadContent(gzip, knownLength: null, sourceName + " (gzip)");
-            }
+            using var gzip = new GZipStream(content, CompressionMode.Decompress, leaveOpen: true);
+            using var decompressed = new Crc32Stream(gzip);
+            array = ReadContent(decompressed, knownLength: null, sourceName + " (gzip)");
             if (stream.CanSeek)
             {
-                CheckGzipTrailer(stream, array, sourceName + " (gzip)");
+                CheckGzipTrailer(stream, decompressed, sourceName + " (gzip)");
             }
             return array;
         }
@@ -150,20 +149,31 @@ public static class IdxReader
 
     /// <summary>
     /// A gzip stream cut inside its 8-byte trailer still decompresses completely, and the decoder then skips its
-    /// CRC check; the trailer's last field (ISIZE, the decompressed length mod 2^32, little-endian) catches that.
+    /// CRC check; a corrupted stream can even end inside its trailer while its last bytes still hold the right ISIZE.
+    /// So both trailer fields are checked here: CRC-32 of the decompressed bytes, then ISIZE (their length mod 2^32),
+    /// both little-endian, in the last 8 bytes.
     /// </summary>
-    private static void CheckGzipTrailer(Stream stream, IdxArray array, string source)
+    private static void CheckGzipTrailer(Stream stream, Crc32Stream decompressed, string source)
     {
-        long decompressed = 4 + 4L * array.Rank + (long)array.Count * IdxArray.ElementSize(array.ElementType);
-        uint expected = unchecked((uint)decompressed);
-        Span<byte> trailer = stackalloc byte[4];
-        stream.Seek(-4, SeekOrigin.End);
+        uint expectedSize = unchecked((uint)decompressed.BytesRead);
+        Span<byte> trailer = stackalloc byte[8];
+        if (stream.Length < trailer.Length)
+        {
+            throw new InvalidDataException($"{source}: gzip trailer: found a stream of {stream.Length} bytes; expected at least 8 (CRC-32 and ISIZE).");
+        }
+        stream.Seek(-8, SeekOrigin.End);
         stream.ReadExactly(trailer);
-        uint found = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-        if (found != expected)
+        uint foundCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        uint foundSize = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+        if (foundSize != expectedSize)
         {
             throw new InvalidDataException(
-                $"{source}: gzip trailer: found a decompressed size (ISIZE) of {found} in the last 4 bytes; expected {expected} ({decompressed} bytes mod 2^32). The gzip stream is truncated, or holds several gzip members, which IDX files do not.");
+                $"{source}: gzip trailer: found a decompressed size (ISIZE) of {foundSize} in the last 4 bytes; expected {expectedSize} ({decompressed.BytesRead} bytes mod 2^32). The gzip stream is truncated, or holds several gzip members, which IDX files do not.");
+        }
+        if (foundCrc != decompressed.Crc)
+        {
+            throw new InvalidDataException(
+                $"{source}: gzip trailer: found a CRC-32 of 0x{foundCrc:X8} in the trailer; expected 0x{decompressed.Crc:X8}, the CRC-32 of the decompressed bytes. The gzip stream is corrupt or truncated.");
         }
     }
 
