@@ -405,6 +405,10 @@ public static class CheckpointFile
         {
             string key = reader.ReadString($"metadata key {index}");
             string value = reader.ReadString($"metadata value \"{key}\"");
+            if (key.Length == 0)
+            {
+                throw reader.Corrupt($"metadata key {index} is empty; expected a non-empty key.");
+            }
             if (!metadata.TryAdd(key, value))
             {
                 throw reader.Corrupt($"the metadata key \"{key}\" appears twice; expected unique keys.");
@@ -417,6 +421,10 @@ public static class CheckpointFile
         for (int index = 0; index < randomCount; index++)
         {
             string name = reader.ReadString($"random state name {index}");
+            if (name.Length == 0)
+            {
+                throw reader.Corrupt($"random state name {index} is empty; expected a non-empty name.");
+            }
             int wordCount = reader.ReadCount($"word count of random state \"{name}\"", sizeof(ulong));
             ulong[] words = new ulong[wordCount];
             for (int word = 0; word < wordCount; word++)

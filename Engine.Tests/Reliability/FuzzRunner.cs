@@ -127,7 +127,7 @@ internal static class FuzzRunner
 
     /// <summary>
     /// Checks a thrown exception against the contract: of a documented type, with a non-empty message; returns the
-    /// outcome name (the type and the normalized start of the message: digits become N).
+    /// outcome name (the type and the message's leading plain words).
     /// </summary>
     public static string Rejection(Exception error, Func<Exception, bool> documented, Func<Exception, string> reason, string input)
     {
@@ -142,26 +142,20 @@ internal static class FuzzRunner
         return $"rejected: {error.GetType().Name}: {Normalize(reason(error))}";
     }
 
+    /// <summary>The message's leading plain words (up to 8, stopping at the first value), so that outcomes group by kind.</summary>
     private static string Normalize(string text)
     {
-        var normalized = new StringBuilder(Math.Min(text.Length, 64));
-        foreach (char character in text)
+        var words = new List<string>(8);
+        foreach (string word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            if (normalized.Length >= 60 || character is ';' or '(' or ',')
+            if (words.Count == 8 || !char.IsAsciiLetter(word[0]) || word.StartsWith("0x", StringComparison.Ordinal)
+                || !word.All(character => char.IsAsciiLetterOrDigit(character) || character is '-' or ':' or '/' or ','))
             {
                 break;
             }
-            if (char.IsDigit(character))
-            {
-                if (normalized.Length == 0 || normalized[^1] != 'N')
-                {
-                    normalized.Append('N');
-                }
-                continue;
-            }
-            normalized.Append(character);
+            words.Add(word);
         }
-        return normalized.ToString().Trim();
+        return string.Join(' ', words).TrimEnd(':', ',');
     }
 }
 
