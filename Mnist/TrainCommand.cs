@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Engine;
 using Engine.Checkpoint;
+using Engine.Data;
 using Engine.Optimizers;
 
 namespace Mnist;
@@ -118,8 +119,8 @@ internal static class TrainCommand
             settings = WithCheckpointHyperparameters(settings, resumed.Metadata, latest!);
         }
 
-        MnistSplit train = MnistData.LoadTrain(settings.DataDirectory, settings.TrainLimit);
-        MnistSplit test = MnistData.LoadTest(settings.DataDirectory, settings.TestLimit);
+        MnistDataset train = MnistData.LoadTrain(settings.DataDirectory, settings.TrainLimit);
+        MnistDataset test = MnistData.LoadTest(settings.DataDirectory, settings.TestLimit);
 
         Sequential model = ReferenceModels.MnistCnn(DropoutRate);
         model.Build(ReferenceModels.MnistInput, new ModelOptions(settings.BatchSize, settings.Seed, settings.Threads));
@@ -141,7 +142,7 @@ internal static class TrainCommand
             }
         }
 
-        IBatchSource batches = new TemporaryBatches(train, settings.BatchSize, settings.Seed);
+        IBatchSource batches = train.Batches(settings.BatchSize, new ShuffleOptions(ShuffleBuffer, position.ShuffleSeed));
         if (position.Batch > batches.BatchesPerEpoch)
         {
             throw ConsoleException.Failure(
@@ -184,7 +185,7 @@ internal static class TrainCommand
         History? result = null;
         display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
         {
-            Validation = (test.Images, test.OneHotLabels),
+            Validation = (test.Images, test.OneHotLabels()),
             InitialEpoch = position.Epoch,
             InitialBatch = position.Batch,
             CancellationToken = session.Cancellation,
