@@ -138,7 +138,7 @@ internal static class TrainCommand
             if (position.Epoch >= settings.Epochs)
             {
                 throw ConsoleException.Usage(
-                    $"the checkpoint '{Path.GetFileName(latest)}' has already trained {position.Epoch} epochs; pass --epochs greater than {position.Epoch} to continue.");
+                    $"the checkpoint '{Path.GetFileName(latest)}' has already trained {position.Epoch} epoch{(position.Epoch == 1 ? "" : "s")}; pass --epochs greater than {position.Epoch} to continue.");
             }
         }
 
@@ -151,7 +151,7 @@ internal static class TrainCommand
 
         output.WriteLine(model.Summary());
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Training on {train.Count:N0} images ({batches.BatchesPerEpoch} batches of {settings.BatchSize}), testing on {test.Count:N0}; Adam {settings.LearningRate}, seed {settings.Seed}, {model.Workers.Threads} threads."));
+            $"Training on {train.Count:N0} images ({batches.BatchesPerEpoch} batches of {settings.BatchSize}), testing on {test.Count:N0}; Adam {settings.LearningRate}, seed {settings.Seed}, {model.Workers.Threads} thread{(model.Workers.Threads == 1 ? "" : "s")}."));
         if (resumed is not null)
         {
             output.WriteLine($"Resuming from {Path.GetFileName(latest)} at epoch {position.Epoch + 1}, batch {position.Batch} (epochs {position.Epoch + 1}..{settings.Epochs}).");
@@ -236,7 +236,7 @@ internal static class TrainCommand
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epochs."));
+            $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epoch{(last.Epoch == 1 ? "" : "s")}."));
         output.WriteLine($"parameters_sha256 {report.ParametersSha256}");
         output.WriteLine($"Report: {reportPath}");
         output.WriteLine($"Plots: {string.Join(", ", plots)}");

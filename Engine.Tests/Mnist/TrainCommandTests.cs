@@ -153,7 +153,7 @@ public class TrainCommandTests
 
         ConsoleResult done = ConsoleRunner.Run("train", "--data", ConsoleRunner.Data, "--checkpoint-dir", folder["checkpoints"], "--resume", "--epochs", "1");
         Assert.That(done.ExitCode, Is.EqualTo(2));
-        Assert.That(done.Error, Does.Contain("already trained 1 epochs"));
+        Assert.That(done.Error, Does.Contain("already trained 1 epoch;"));
 
         Assert.That(File.ReadAllText(folder["checkpoints/report.json"]), Is.EqualTo(report));
         Assert.That(File.ReadAllBytes(folder["checkpoints/ckpt-0001.ckpt"]), Is.EqualTo(checkpoint));
