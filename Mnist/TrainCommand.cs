@@ -38,7 +38,7 @@ internal static class TrainCommand
     public const double DefaultLearningRate = 0.001, DropoutRate = 0.4;
 
     private const string LearningRateKey = "learning_rate", BatchSizeKey = "batch_size", SeedKey = "seed",
-        TrainLimitKey = "train_limit", ShuffleBufferKey = "shuffle_buffer", HistoryKey = "epochs_history";
+        TrainLimitKey = "train_limit", ShuffleBufferKey = "shuffle_buffer", HistoryKey = "epochs_history", PartialKey = "partial_epoch";
 
     public static Command Create(ConsoleSession session)
     {
@@ -127,6 +127,7 @@ internal static class TrainCommand
         model.Compile(new Adam(settings.LearningRate));
         var position = new TrainingPosition(0, 0, unchecked((ulong)settings.Seed));
         var history = new List<EpochReport>();
+        PartialEpoch? partial = null; // the trained part of an epoch interrupted mid-way, so its report covers the whole epoch
         if (resumed is not null)
         {
             CheckpointContents contents = resumed;
@@ -134,6 +135,10 @@ internal static class TrainCommand
             if (contents.Metadata.TryGetValue(HistoryKey, out string? json))
             {
                 history = RunReport.EpochsFromJson(json).Where(e => e.Epoch <= position.Epoch).ToList();
+            }
+            if (position.Batch > 0 && contents.Metadata.TryGetValue(PartialKey, out string? partialJson))
+            {
+                partial = PartialEpoch.FromJson(partialJson);
             }
             if (position.Epoch >= settings.Epochs)
             {
@@ -182,6 +187,7 @@ internal static class TrainCommand
         }
 
         TrainingDisplay display = TrainingDisplay.For(session, settings.Epochs);
+        BatchProgress? lastBatch = null;
         History? result = null;
         display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
         {
@@ -191,6 +197,7 @@ internal static class TrainCommand
             CancellationToken = session.Cancellation,
             OnBatch = progress =>
             {
+                lastBatch = progress;
                 display.OnBatch(progress);
                 session.OnBatch?.Invoke(progress);
             },
@@ -198,6 +205,11 @@ internal static class TrainCommand
             {
                 var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
                     metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond);
+                if (partial is not null && partial.Epoch == metrics.Epoch)
+                {
+                    epoch = partial.Complete(epoch, batches.ExampleCount);
+                    partial = null;
+                }
                 history.Add(epoch);
                 string path = Save(position with { Epoch = metrics.Epoch + 1, Batch = 0 });
                 display.OnEpochEnd(epoch, $"saved {Path.GetFileName(path)}");
@@ -207,6 +219,14 @@ internal static class TrainCommand
         if (result!.Cancelled)
         {
             (int epoch, int batch) = result.StoppedAt!.Value;
+            if (batch > 0 && lastBatch is { } progress)
+            {
+                // Every batch before a mid-epoch stop is full; this run trained those after the resumed position.
+                int skipped = epoch == position.Epoch ? position.Batch : 0;
+                var trained = new PartialEpoch(epoch, (batch - skipped) * settings.BatchSize, 0, 0, progress.Elapsed.TotalSeconds);
+                trained = trained with { LossSum = progress.Loss * trained.Examples, Correct = progress.Accuracy * trained.Examples };
+                metadata[PartialKey] = (partial is not null && partial.Epoch == epoch ? partial.Add(trained) : trained).ToJson();
+            }
             string path = batch == 0 ? manager.LatestPath! : Save(position with { Epoch = epoch, Batch = batch });
             output.WriteLine(batch == 0
                 ? $"Interrupted after epoch {epoch}; checkpoint {path}."
@@ -293,4 +313,30 @@ internal static class TrainCommand
     }
 
     private static string Quote(string text) => text.Contains(' ', StringComparison.Ordinal) ? $"\"{text}\"" : text;
+}
+
+/// <summary>The trained part of an epoch that was interrupted: example count, summed loss, correct count, time.</summary>
+internal sealed record PartialEpoch(int Epoch, int Examples, double LossSum, double Correct, double Seconds)
+{
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this);
+
+    public static PartialEpoch? FromJson(string json) => System.Text.Json.JsonSerializer.Deserialize<PartialEpoch>(json);
+
+    /// <summary>This part followed by <paramref name="next"/> of the same epoch.</summary>
+    public PartialEpoch Add(PartialEpoch next) =>
+        this with { Examples = Examples + next.Examples, LossSum = LossSum + next.LossSum, Correct = Correct + next.Correct, Seconds = Seconds + next.Seconds };
+
+    /// <summary>The whole epoch's report from this part and <paramref name="rest"/>, the metrics of the remaining examples.</summary>
+    public EpochReport Complete(EpochReport rest, int epochExamples)
+    {
+        int restExamples = epochExamples - Examples;
+        double seconds = Seconds + rest.Seconds;
+        return rest with
+        {
+            TrainLoss = (LossSum + rest.TrainLoss * restExamples) / epochExamples,
+            TrainAccuracy = (Correct + rest.TrainAccuracy * restExamples) / epochExamples,
+            Seconds = seconds,
+            ImagesPerSecond = epochExamples / Math.Max(seconds, 1e-9),
+        };
+    }
 }
