@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Engine;
+using Engine.Data;
 using Engine.Initializers;
 using Engine.Layers;
 
@@ -85,7 +86,7 @@ internal static class BasicsCommand
 
         output.WriteLine();
         output.WriteLine("6. The first MNIST training image");
-        MnistSplit train = MnistData.LoadTrain(dataDirectory, limit: 1);
+        MnistDataset train = MnistData.LoadTrain(dataDirectory, limit: 1);
         Tensor digit = train.Images.SliceBatch(0, 1);
         output.WriteLine($"train_images[0]: label {train.Labels[0]}, shape {Tuple(digit.Shape)}, values in [0, 1]");
         output.WriteLine(Pictures.ToText(digit.ReadOnlySpan, 28, 28));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Engine;
+using Engine.Data;
 
 namespace Mnist;
 
@@ -40,10 +41,11 @@ internal static class EvaluateCommand
         {
             AtomicFile.EnsureWritableDirectory(plotsDirectory, "plots folder");
         }
-        MnistSplit test = MnistData.LoadTest(dataDirectory, testLimit);
+        MnistDataset test = MnistData.LoadTest(dataDirectory, testLimit);
+        int[] labels = test.Labels.ToArray();
         Sequential model = Checkpoints.LoadReferenceModel(path, threads);
 
-        Evaluation evaluation = model.Evaluate(test.Images, test.OneHotLabels);
+        Evaluation evaluation = model.Evaluate(test.Images, test.OneHotLabels());
         Tensor logits = model.Predict(test.Images);
         int classes = logits.Shape[1];
         var confusion = new int[classes, classes];
@@ -52,8 +54,8 @@ internal static class EvaluateCommand
         {
             double[] probabilities = PredictCommand.Softmax(logits.ReadOnlySpan.Slice(example * classes, classes));
             int predicted = ArgMax(probabilities);
-            confusion[test.Labels[example], predicted]++;
-            if (predicted != test.Labels[example])
+            confusion[labels[example], predicted]++;
+            if (predicted != labels[example])
             {
                 wrong.Add((example, predicted, probabilities[predicted]));
             }
@@ -71,7 +73,7 @@ internal static class EvaluateCommand
             Plots.SaveConfusionMatrix(matrixPath, confusion);
             var worst = wrong.OrderByDescending(w => w.Confidence).Take(WrongImagesShown).Select(w => new GrayImage(
                 test.Images.SliceBatch(w.Index, 1).ReadOnlySpan.ToArray(), 28, 28,
-                string.Create(CultureInfo.InvariantCulture, $"#{w.Index}: {test.Labels[w.Index]}→{w.Predicted} {w.Confidence:P0}"))).ToList();
+                string.Create(CultureInfo.InvariantCulture, $"#{w.Index}: {labels[w.Index]}→{w.Predicted} {w.Confidence:P0}"))).ToList();
             output.WriteLine();
             output.WriteLine($"Confusion matrix: {matrixPath}");
             if (worst.Count > 0)

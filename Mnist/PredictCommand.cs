@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Engine;
+using Engine.Data;
 
 namespace Mnist;
 
@@ -41,7 +42,7 @@ internal static class PredictCommand
         string title;
         if (index is int testIndex)
         {
-            MnistSplit test = MnistData.LoadTest(dataDirectory);
+            MnistDataset test = MnistData.LoadTest(dataDirectory);
             if (testIndex >= test.Count)
             {
                 throw ConsoleException.Usage($"--index must be below {test.Count} (the test set's size); received {testIndex}.");

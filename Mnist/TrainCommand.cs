@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Engine;
 using Engine.Checkpoint;
+using Engine.Data;
 using Engine.Optimizers;
 
 namespace Mnist;
@@ -37,7 +38,7 @@ internal static class TrainCommand
     public const double DefaultLearningRate = 0.001, DropoutRate = 0.4;
 
     private const string LearningRateKey = "learning_rate", BatchSizeKey = "batch_size", SeedKey = "seed",
-        TrainLimitKey = "train_limit", ShuffleBufferKey = "shuffle_buffer", HistoryKey = "epochs_history";
+        TrainLimitKey = "train_limit", ShuffleBufferKey = "shuffle_buffer", HistoryKey = "epochs_history", PartialKey = "partial_epoch";
 
     public static Command Create(ConsoleSession session)
     {
@@ -118,14 +119,15 @@ internal static class TrainCommand
             settings = WithCheckpointHyperparameters(settings, resumed.Metadata, latest!);
         }
 
-        MnistSplit train = MnistData.LoadTrain(settings.DataDirectory, settings.TrainLimit);
-        MnistSplit test = MnistData.LoadTest(settings.DataDirectory, settings.TestLimit);
+        MnistDataset train = MnistData.LoadTrain(settings.DataDirectory, settings.TrainLimit);
+        MnistDataset test = MnistData.LoadTest(settings.DataDirectory, settings.TestLimit);
 
         Sequential model = ReferenceModels.MnistCnn(DropoutRate);
         model.Build(ReferenceModels.MnistInput, new ModelOptions(settings.BatchSize, settings.Seed, settings.Threads));
         model.Compile(new Adam(settings.LearningRate));
         var position = new TrainingPosition(0, 0, unchecked((ulong)settings.Seed));
         var history = new List<EpochReport>();
+        PartialEpoch? partial = null; // the trained part of an epoch interrupted mid-way, so its report covers the whole epoch
         if (resumed is not null)
         {
             CheckpointContents contents = resumed;
@@ -134,14 +136,18 @@ internal static class TrainCommand
             {
                 history = RunReport.EpochsFromJson(json).Where(e => e.Epoch <= position.Epoch).ToList();
             }
+            if (position.Batch > 0 && contents.Metadata.TryGetValue(PartialKey, out string? partialJson))
+            {
+                partial = PartialEpoch.FromJson(partialJson);
+            }
             if (position.Epoch >= settings.Epochs)
             {
                 throw ConsoleException.Usage(
-                    $"the checkpoint '{Path.GetFileName(latest)}' has already trained {position.Epoch} epochs; pass --epochs greater than {position.Epoch} to continue.");
+                    $"the checkpoint '{Path.GetFileName(latest)}' has already trained {position.Epoch} epoch{(position.Epoch == 1 ? "" : "s")}; pass --epochs greater than {position.Epoch} to continue.");
             }
         }
 
-        IBatchSource batches = new TemporaryBatches(train, settings.BatchSize, settings.Seed);
+        IBatchSource batches = train.Batches(settings.BatchSize, new ShuffleOptions(ShuffleBuffer, position.ShuffleSeed));
         if (position.Batch > batches.BatchesPerEpoch)
         {
             throw ConsoleException.Failure(
@@ -150,7 +156,7 @@ internal static class TrainCommand
 
         output.WriteLine(model.Summary());
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Training on {train.Count:N0} images ({batches.BatchesPerEpoch} batches of {settings.BatchSize}), testing on {test.Count:N0}; Adam {settings.LearningRate}, seed {settings.Seed}, {model.Workers.Threads} threads."));
+            $"Training on {train.Count:N0} images ({batches.BatchesPerEpoch} batches of {settings.BatchSize}), testing on {test.Count:N0}; Adam {settings.LearningRate}, seed {settings.Seed}, {model.Workers.Threads} thread{(model.Workers.Threads == 1 ? "" : "s")}."));
         if (resumed is not null)
         {
             output.WriteLine($"Resuming from {Path.GetFileName(latest)} at epoch {position.Epoch + 1}, batch {position.Batch} (epochs {position.Epoch + 1}..{settings.Epochs}).");
@@ -181,15 +187,17 @@ internal static class TrainCommand
         }
 
         TrainingDisplay display = TrainingDisplay.For(session, settings.Epochs);
+        BatchProgress? lastBatch = null;
         History? result = null;
         display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
         {
-            Validation = (test.Images, test.OneHotLabels),
+            Validation = (test.Images, test.OneHotLabels()),
             InitialEpoch = position.Epoch,
             InitialBatch = position.Batch,
             CancellationToken = session.Cancellation,
             OnBatch = progress =>
             {
+                lastBatch = progress;
                 display.OnBatch(progress);
                 session.OnBatch?.Invoke(progress);
             },
@@ -197,6 +205,11 @@ internal static class TrainCommand
             {
                 var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
                     metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond);
+                if (partial is not null && partial.Epoch == metrics.Epoch)
+                {
+                    epoch = partial.Complete(epoch, batches.ExampleCount);
+                    partial = null;
+                }
                 history.Add(epoch);
                 string path = Save(position with { Epoch = metrics.Epoch + 1, Batch = 0 });
                 display.OnEpochEnd(epoch, $"saved {Path.GetFileName(path)}");
@@ -206,6 +219,14 @@ internal static class TrainCommand
         if (result!.Cancelled)
         {
             (int epoch, int batch) = result.StoppedAt!.Value;
+            if (batch > 0 && lastBatch is { } progress)
+            {
+                // Every batch before a mid-epoch stop is full; this run trained those after the resumed position.
+                int skipped = epoch == position.Epoch ? position.Batch : 0;
+                var trained = new PartialEpoch(epoch, (batch - skipped) * settings.BatchSize, 0, 0, progress.Elapsed.TotalSeconds);
+                trained = trained with { LossSum = progress.Loss * trained.Examples, Correct = progress.Accuracy * trained.Examples };
+                metadata[PartialKey] = (partial is not null && partial.Epoch == epoch ? partial.Add(trained) : trained).ToJson();
+            }
             string path = batch == 0 ? manager.LatestPath! : Save(position with { Epoch = epoch, Batch = batch });
             output.WriteLine(batch == 0
                 ? $"Interrupted after epoch {epoch}; checkpoint {path}."
@@ -235,7 +256,7 @@ internal static class TrainCommand
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epochs."));
+            $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epoch{(last.Epoch == 1 ? "" : "s")}."));
         output.WriteLine($"parameters_sha256 {report.ParametersSha256}");
         output.WriteLine($"Report: {reportPath}");
         output.WriteLine($"Plots: {string.Join(", ", plots)}");
@@ -292,4 +313,30 @@ internal static class TrainCommand
     }
 
     private static string Quote(string text) => text.Contains(' ', StringComparison.Ordinal) ? $"\"{text}\"" : text;
+}
+
+/// <summary>The trained part of an epoch that was interrupted: example count, summed loss, correct count, time.</summary>
+internal sealed record PartialEpoch(int Epoch, int Examples, double LossSum, double Correct, double Seconds)
+{
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this);
+
+    public static PartialEpoch? FromJson(string json) => System.Text.Json.JsonSerializer.Deserialize<PartialEpoch>(json);
+
+    /// <summary>This part followed by <paramref name="next"/> of the same epoch.</summary>
+    public PartialEpoch Add(PartialEpoch next) =>
+        this with { Examples = Examples + next.Examples, LossSum = LossSum + next.LossSum, Correct = Correct + next.Correct, Seconds = Seconds + next.Seconds };
+
+    /// <summary>The whole epoch's report from this part and <paramref name="rest"/>, the metrics of the remaining examples.</summary>
+    public EpochReport Complete(EpochReport rest, int epochExamples)
+    {
+        int restExamples = epochExamples - Examples;
+        double seconds = Seconds + rest.Seconds;
+        return rest with
+        {
+            TrainLoss = (LossSum + rest.TrainLoss * restExamples) / epochExamples,
+            TrainAccuracy = (Correct + rest.TrainAccuracy * restExamples) / epochExamples,
+            Seconds = seconds,
+            ImagesPerSecond = epochExamples / Math.Max(seconds, 1e-9),
+        };
+    }
 }

@@ -86,3 +86,32 @@ public class MaxPoolKernelTests
         }
     }
 }
+
+public class BiasKernelTests
+{
+    [Test]
+    public void AddBiasAndBiasGradientEqualTheirScalarReferences()
+    {
+        var random = new RandomSource(8);
+        foreach (int features in new[] { 1, 7, 16, 32, 48, 10 })
+        {
+            foreach (int rows in new[] { 0, 1, 5, 33 })
+            {
+                float[] bias = Enumerable.Range(0, features).Select(_ => (float)random.NextGaussian()).ToArray();
+                float[] values = Enumerable.Range(0, rows * features).Select(_ => (float)random.NextGaussian()).ToArray();
+                foreach (bool relu in new[] { false, true })
+                {
+                    float[] simd = (float[])values.Clone(), scalar = (float[])values.Clone();
+                    Engine.Kernels.Activations.AddBias(bias, rows, relu, simd);
+                    Engine.Kernels.Activations.AddBiasReference(bias, rows, relu, scalar);
+                    Assert.That(simd, Is.EqualTo(scalar), $"AddBias F={features} R={rows} relu={relu}");
+                }
+                float[] gradient = (float[])bias.Clone(), gradientReference = (float[])bias.Clone();
+                Engine.Kernels.Activations.BiasGradient(values, rows, gradient);
+                Engine.Kernels.Activations.BiasGradientReference(values, rows, gradientReference);
+                Assert.That(gradient.Select(BitConverter.SingleToUInt32Bits), Is.EqualTo(gradientReference.Select(BitConverter.SingleToUInt32Bits)),
+                    $"BiasGradient F={features} R={rows}");
+            }
+        }
+    }
+}

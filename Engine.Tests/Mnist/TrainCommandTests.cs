@@ -13,13 +13,13 @@ public class TrainCommandTests
     private const string Images = "500";
     private const string TestImages = "100";
 
-    /// <summary>The digest after training 2 epochs on 500 images with seed 7 straight through.</summary>
-    private static readonly Lazy<string> StraightTwoEpochs = new(() =>
+    /// <summary>The report of training 2 epochs on 500 images with seed 7 straight through.</summary>
+    private static readonly Lazy<RunReport> StraightTwoEpochs = new(() =>
     {
         using var folder = ConsoleRunner.TemporaryDirectory();
         ConsoleResult result = Train(folder["checkpoints"], "--epochs", "2", "--seed", "7");
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        return ReadReport(folder["checkpoints"]).ParametersSha256;
+        return ReadReport(folder["checkpoints"]);
     });
 
     private static ConsoleResult Train(string checkpoints, params string[] more) =>
@@ -109,7 +109,7 @@ public class TrainCommandTests
         RunReport report = ReadReport(folder["checkpoints"]);
         Assert.That(report.Epochs.Select(e => e.Epoch), Is.EqualTo(new[] { 1, 2 }));
         Assert.That(report.Hyperparameters.TrainImages, Is.EqualTo(500), "the checkpoint's --train-limit is kept");
-        Assert.That(report.ParametersSha256, Is.EqualTo(StraightTwoEpochs.Value));
+        Assert.That(report.ParametersSha256, Is.EqualTo(StraightTwoEpochs.Value.ParametersSha256));
     }
 
     [Test]
@@ -129,7 +129,12 @@ public class TrainCommandTests
         Assert.That(resumed.ExitCode, Is.Zero, resumed.ToString());
         Assert.That(resumed.Output, Does.Contain("at epoch 1, batch 2"));
         Assert.That(EpochLines(resumed), Has.Length.EqualTo(2));
-        Assert.That(ReadReport(folder["checkpoints"]).ParametersSha256, Is.EqualTo(StraightTwoEpochs.Value));
+        RunReport report = ReadReport(folder["checkpoints"]);
+        Assert.That(report.ParametersSha256, Is.EqualTo(StraightTwoEpochs.Value.ParametersSha256));
+        EpochReport interrupted = report.Epochs[0], straight = StraightTwoEpochs.Value.Epochs[0];
+        Assert.That(interrupted.TrainLoss, Is.EqualTo(straight.TrainLoss).Within(1e-9), "the interrupted epoch reports all its batches");
+        Assert.That(interrupted.TrainAccuracy, Is.EqualTo(straight.TrainAccuracy).Within(1e-9));
+        Assert.That(interrupted.TestAccuracy, Is.EqualTo(straight.TestAccuracy));
     }
 
     [Test]
@@ -153,7 +158,7 @@ public class TrainCommandTests
 
         ConsoleResult done = ConsoleRunner.Run("train", "--data", ConsoleRunner.Data, "--checkpoint-dir", folder["checkpoints"], "--resume", "--epochs", "1");
         Assert.That(done.ExitCode, Is.EqualTo(2));
-        Assert.That(done.Error, Does.Contain("already trained 1 epochs"));
+        Assert.That(done.Error, Does.Contain("already trained 1 epoch;"));
 
         Assert.That(File.ReadAllText(folder["checkpoints/report.json"]), Is.EqualTo(report));
         Assert.That(File.ReadAllBytes(folder["checkpoints/ckpt-0001.ckpt"]), Is.EqualTo(checkpoint));

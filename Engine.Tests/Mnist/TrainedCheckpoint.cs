@@ -17,4 +17,21 @@ public static class TrainedCheckpoint
 
     /// <summary>The checkpoint file.</summary>
     public static string File => Path.Combine(Directory, "ckpt-0001.ckpt");
+
+    /// <summary>Deletes the folder if it was made.</summary>
+    internal static void Delete()
+    {
+        if (Folder.IsValueCreated && System.IO.Directory.Exists(Folder.Value))
+        {
+            System.IO.Directory.Delete(Folder.Value, recursive: true);
+        }
+    }
+}
+
+/// <summary>Deletes the shared trained checkpoint after every console test has run.</summary>
+[SetUpFixture]
+public sealed class ConsoleTestsCleanup
+{
+    [OneTimeTearDown]
+    public void DeleteTrainedCheckpoint() => TrainedCheckpoint.Delete();
 }

@@ -14,13 +14,33 @@ public static class Activations
     {
         int features = bias.Length;
         Debug.Assert(values.Length >= rows * features);
+        if (!Vector512.IsHardwareAccelerated || features % Vector512<float>.Count != 0)
+        {
+            AddBiasReference(bias, rows, relu, values);
+            return;
+        }
+        for (int column = 0; column < features; column += Vector512<float>.Count)
+        {
+            Vector512<float> b = Vector512.Create(bias.Slice(column));
+            for (int row = 0; row < rows; row++)
+            {
+                Span<float> cell = values.Slice(row * features + column, Vector512<float>.Count);
+                Vector512<float> sum = Vector512.Create(cell) + b;
+                (relu ? Vector512.Max(sum, Vector512<float>.Zero) : sum).CopyTo(cell);
+            }
+        }
+    }
+
+    /// <summary>Scalar reference of <see cref="AddBias"/>.</summary>
+    public static void AddBiasReference(ReadOnlySpan<float> bias, int rows, bool relu, Span<float> values)
+    {
+        int features = bias.Length;
         for (int row = 0; row < rows; row++)
         {
-            Span<float> line = values.Slice(row * features, features);
-            TensorPrimitives.Add(line, bias, line);
-            if (relu)
+            for (int column = 0; column < features; column++)
             {
-                TensorPrimitives.Max(line, 0f, line);
+                float sum = values[row * features + column] + bias[column];
+                values[row * features + column] = relu ? Math.Max(sum, 0f) : sum;
             }
         }
     }
@@ -28,13 +48,38 @@ public static class Activations
     /// <summary>output = max(input, 0).</summary>
     public static void Relu(ReadOnlySpan<float> input, Span<float> output) => TensorPrimitives.Max(input, 0f, output);
 
-    /// <summary>dBias[F] += Σ over rows of dOutput[R, F], rows in ascending order.</summary>
+    /// <summary>dBias[F] += Σ over rows of dOutput[R, F], rows in ascending order (the same order in every lane).</summary>
     public static void BiasGradient(ReadOnlySpan<float> dOutput, int rows, Span<float> dBias)
     {
         int features = dBias.Length;
-        for (int row = 0; row < rows; row++)
+        if (!Vector512.IsHardwareAccelerated || features % Vector512<float>.Count != 0)
         {
-            TensorPrimitives.Add(dBias, dOutput.Slice(row * features, features), dBias);
+            BiasGradientReference(dOutput, rows, dBias);
+            return;
+        }
+        for (int column = 0; column < features; column += Vector512<float>.Count)
+        {
+            Vector512<float> sum = Vector512.Create(dBias.Slice(column));
+            for (int row = 0; row < rows; row++)
+            {
+                sum += Vector512.Create(dOutput.Slice(row * features + column));
+            }
+            sum.CopyTo(dBias.Slice(column));
+        }
+    }
+
+    /// <summary>Scalar reference of <see cref="BiasGradient"/>.</summary>
+    public static void BiasGradientReference(ReadOnlySpan<float> dOutput, int rows, Span<float> dBias)
+    {
+        int features = dBias.Length;
+        for (int column = 0; column < features; column++)
+        {
+            float sum = dBias[column];
+            for (int row = 0; row < rows; row++)
+            {
+                sum += dOutput[row * features + column];
+            }
+            dBias[column] = sum;
         }
     }
 

@@ -9,6 +9,8 @@ namespace Engine.Kernels;
 /// <summary>im2col / col2im for NHWC inputs with separate strides in height and width.</summary>
 public static class Im2Col
 {
+    private const int ShortRow = 16;
+
     /// <summary>
     /// columns[N·OH·OW, KH·KW·C] from input[N, H, W, C] for <paramref name="count"/> examples.
     /// </summary>
@@ -44,10 +46,28 @@ public static class Im2Col
                             patchRow.Clear();
                             continue;
                         }
-                        patchRow.Slice(0, firstInside * channels).Clear();
-                        image.Slice(((ih * geometry.InputWidth) + iwStart + firstInside) * channels, (lastInside - firstInside) * channels)
-                            .CopyTo(patchRow.Slice(firstInside * channels));
-                        patchRow.Slice(lastInside * channels).Clear();
+                        int before = firstInside * channels, inside = (lastInside - firstInside) * channels;
+                        int source = ((ih * geometry.InputWidth) + iwStart + firstInside) * channels;
+                        if (patchRow.Length <= ShortRow)
+                        {
+                            // Few channels (the first layer): element loops beat the calls' overhead.
+                            for (int k = 0; k < before; k++)
+                            {
+                                patchRow[k] = 0f;
+                            }
+                            for (int k = 0; k < inside; k++)
+                            {
+                                patchRow[before + k] = image[source + k];
+                            }
+                            for (int k = before + inside; k < patchRow.Length; k++)
+                            {
+                                patchRow[k] = 0f;
+                            }
+                            continue;
+                        }
+                        patchRow.Slice(0, before).Clear();
+                        image.Slice(source, inside).CopyTo(patchRow.Slice(before));
+                        patchRow.Slice(before + inside).Clear();
                     }
                 }
             }
