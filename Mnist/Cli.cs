@@ -81,6 +81,11 @@ internal static class Cli
             session.Error.WriteLine($"error: {OneLine(error.Message)}");
             return ExitCodes.Failure;
         }
+        catch (OutOfMemoryException error)
+        {
+            session.Error.WriteLine($"error: out of memory ({OneLine(error.Message)}); try a smaller --batch-size or fewer --threads.");
+            return ExitCodes.Failure;
+        }
     }
 
     /// <summary>The message on one line.</summary>

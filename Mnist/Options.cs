@@ -32,12 +32,15 @@ internal static class Options
         HelpName = "NAME",
     };
 
+    /// <summary>The most <c>--threads</c> accepted: the engine makes one helper per thread up front.</summary>
+    public const int MaximumThreads = 1024;
+
     /// <summary><c>--threads N</c>.</summary>
     public static Option<int?> Threads() => new("--threads")
     {
         Description = "Worker threads (default: every core). Results are bit-identical for any count.",
         HelpName = "N",
-        CustomParser = result => ParseInteger(result, 1),
+        CustomParser = result => ParseInteger(result, 1, MaximumThreads),
     };
 
     /// <summary><c>--test-limit N</c> (hidden): evaluate on the first N test images only, to keep tests fast.</summary>
@@ -50,12 +53,12 @@ internal static class Options
     };
 
     /// <summary>An integer option that must be at least <paramref name="minimum"/>.</summary>
-    public static Option<int> Integer(string name, string description, int defaultValue, int minimum, string helpName = "N") => new(name)
+    public static Option<int> Integer(string name, string description, int defaultValue, int minimum, string helpName = "N", int maximum = int.MaxValue) => new(name)
     {
         Description = description,
         HelpName = helpName,
         DefaultValueFactory = _ => defaultValue,
-        CustomParser = result => ParseInteger(result, minimum) ?? defaultValue,
+        CustomParser = result => ParseInteger(result, minimum, maximum) ?? defaultValue,
     };
 
     /// <summary>An optional integer option that must be at least <paramref name="minimum"/> when given.</summary>
@@ -89,7 +92,7 @@ internal static class Options
     };
 
     /// <summary>Parses the option's one token as an integer of at least <paramref name="minimum"/>; adds a parse error naming the value otherwise.</summary>
-    private static int? ParseInteger(ArgumentResult result, int minimum)
+    private static int? ParseInteger(ArgumentResult result, int minimum, int maximum = int.MaxValue)
     {
         string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
@@ -100,6 +103,10 @@ internal static class Options
         if (value < minimum)
         {
             result.AddError($"{OptionName(result)} must be at least {minimum}; received {text}.");
+        }
+        else if (value > maximum)
+        {
+            result.AddError($"{OptionName(result)} must be at most {maximum}; received {text}.");
         }
         return value;
     }

@@ -37,6 +37,9 @@ internal static class TrainCommand
     public const int DefaultEpochs = 15, DefaultBatchSize = 100, DefaultSeed = 42, ShuffleBuffer = 100_000;
     public const double DefaultLearningRate = 0.001, DropoutRate = 0.4;
 
+    /// <summary>The largest --batch-size: MNIST's training set (a larger batch only holds more padding).</summary>
+    public const int MaximumBatchSize = 60_000;
+
     private const string LearningRateKey = "learning_rate", BatchSizeKey = "batch_size", SeedKey = "seed",
         TrainLimitKey = "train_limit", ShuffleBufferKey = "shuffle_buffer", HistoryKey = "epochs_history", PartialKey = "partial_epoch";
 
@@ -44,7 +47,7 @@ internal static class TrainCommand
     {
         var data = Options.Data();
         var epochs = Options.Integer("--epochs", "Total number of epochs (a resumed run continues up to it).", DefaultEpochs, 1);
-        var batchSize = Options.Integer("--batch-size", "Mini-batch size.", DefaultBatchSize, 1);
+        var batchSize = Options.Integer("--batch-size", "Mini-batch size.", DefaultBatchSize, 1, maximum: MaximumBatchSize);
         var learningRate = Options.Positive("--learning-rate", "Adam's learning rate.", DefaultLearningRate);
         var seed = Options.Integer("--seed", "Seed of the initial weights, the shuffle order and dropout.", DefaultSeed, int.MinValue);
         var threads = Options.Threads();

@@ -148,7 +148,8 @@ internal static class FuzzRunner
         var words = new List<string>(8);
         foreach (string word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            if (words.Count == 8 || !char.IsAsciiLetter(word[0]) || word.StartsWith("0x", StringComparison.Ordinal)
+            bool value = word.Any(char.IsAsciiDigit) && !word.Contains('-'); // 42, 0x1f, a digest; but SHA-256
+            if (words.Count == 8 || value || !char.IsAsciiLetter(word[0])
                 || !word.All(character => char.IsAsciiLetterOrDigit(character) || character is '-' or ':' or '/' or ','))
             {
                 break;
