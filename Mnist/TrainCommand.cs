@@ -112,6 +112,7 @@ internal static class TrainCommand
             throw ConsoleException.Failure($"--resume: no checkpoint in '{checkpointDirectory}' to resume from; run without --resume to start afresh.");
         }
         AtomicFile.EnsureWritableDirectory(checkpointDirectory, "checkpoint folder");
+        using CheckpointLock writerLock = CheckpointLock.Acquire(checkpointDirectory); // one train per folder, held to the end
         AtomicFile.EnsureWritableDirectory(Path.GetDirectoryName(reportPath)!, "report folder");
         AtomicFile.EnsureWritableDirectory(plotsDirectory, "plots folder");
 
