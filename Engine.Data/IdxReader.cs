@@ -16,8 +16,9 @@ namespace Engine.Data;
 /// header and that the data is exactly as long as the header declares. It allocates no more than the
 /// declared size, and for a plain seekable file only after comparing it with the file's length; a
 /// gzip stream is read in growing chunks, so a huge declared size in a tiny file fails before a large
-/// allocation. Gzip input must be a single gzip member; for a seekable stream its trailer's length field is
-/// checked, so a file cut inside the trailer is rejected too (for a non-seekable stream it cannot be).
+/// allocation. Gzip input must be a single gzip member; for a seekable stream both trailer fields (CRC-32 and
+/// length) are checked here, so a file cut or corrupted near its trailer is rejected too (for a non-seekable stream
+/// they cannot be).
 /// </remarks>
 public static class IdxReader
 {
