@@ -5,7 +5,8 @@ namespace Engine.Benchmarks;
 /// <summary>
 /// Runs the benchmarks picked on the command line, e.g.
 /// <c>dotnet run -c Release --project Engine.Benchmarks -- --filter '*Gemm*' --job short</c>,
-/// or <c>-- gemm-cputime [runs]</c> for the GEMM shapes timed by thread CPU time.
+/// <c>-- gemm-cputime [runs]</c> for the GEMM shapes timed by thread CPU time, or
+/// <c>-- step-profile [steps] [threads]</c> for the training step timed per operation.
 /// </summary>
 public static class Program
 {
@@ -15,6 +16,13 @@ public static class Program
         if (args.Length > 0 && args[0] == "gemm-cputime")
         {
             GemmCpuTime.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 51);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "step-profile")
+        {
+            StepProfile.Run(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 2);
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

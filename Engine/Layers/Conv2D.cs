@@ -13,6 +13,9 @@ public sealed class Conv2D : Layer
     /// <summary>Examples are split into at most this many chunks, fixed by the batch and never by the thread count.</summary>
     internal const int MaxChunks = 8;
 
+    /// <summary>The kernel gradient's partial sums are added up in this many slices.</summary>
+    private const int ReduceSlices = 4;
+
     private readonly IInitializer _kernelInitializer;
     private readonly IInitializer _biasInitializer;
     private Parameter? _kernel;
@@ -26,9 +29,11 @@ public sealed class Conv2D : Layer
     private Tensor? _dColumns;       // [N·OH·OW, KH·KW·C]
     private Tensor? _dInput;         // [N, H, W, C]
     private Tensor? _dKernelPartials; // [chunks, KH·KW·C, F]
+    private Tensor? _dBiasPartials;   // [chunks, F]
     private Tensor? _kernelTransposed; // [F, KH·KW·C]
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
+    private readonly Action<int> _reduceSlice;
     private Tensor? _callInput;   // the input of the running Forward
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
@@ -70,6 +75,7 @@ public sealed class Conv2D : Layer
         _biasInitializer = biasInitializer ?? new Zeros();
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
+        _reduceSlice = ReduceSlice;
     }
 
     /// <summary>F.</summary>
@@ -136,6 +142,7 @@ public sealed class Conv2D : Layer
         _dColumns = ComputeInputGradient ? new Tensor(rows, patch) : null;
         _dInput = new Tensor(inputShape);
         _dKernelPartials = new Tensor(MaxChunks, patch, Filters);
+        _dBiasPartials = new Tensor(MaxChunks, Filters);
         _kernelTransposed = new Tensor(Filters, patch);
         return _output.Shape;
     }
@@ -188,17 +195,29 @@ public sealed class Conv2D : Layer
         _workers!.For(_callChunks, _backwardChunk);
         _callDOutput = null;
 
-        Span<float> dKernel = _kernel!.Gradient.Span;
-        for (int chunk = 0; chunk < _callChunks; chunk++)
-        {
-            TensorPrimitives.Add(dKernel, _dKernelPartials!.ReadOnlySpan.Slice(chunk * patch * Filters, patch * Filters), dKernel);
-        }
+        // The chunks' partial gradients are summed in chunk order, element by element: the same
+        // bits whatever thread sums which slice.
+        _workers.For(ReduceSlices, _reduceSlice);
         if (_bias is not null)
         {
-            ReadOnlySpan<float> dPre = Activation == Activation.Relu ? _dPreActivation!.ReadOnlySpan : dOutput.ReadOnlySpan;
-            Activations.BiasGradient(dPre.Slice(0, count * pixels * Filters), count * pixels, _bias.Gradient.Span);
+            Span<float> dBias = _bias.Gradient.Span;
+            for (int chunk = 0; chunk < _callChunks; chunk++)
+            {
+                TensorPrimitives.Add(dBias, _dBiasPartials!.ReadOnlySpan.Slice(chunk * Filters, Filters), dBias);
+            }
         }
         return count == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, count);
+    }
+
+    private void ReduceSlice(int slice)
+    {
+        int length = _geometry.PatchLength * Filters;
+        var (first, size) = ChunkRange(length, ReduceSlices, slice);
+        Span<float> dKernel = _kernel!.Gradient.Span.Slice(first, size);
+        for (int chunk = 0; chunk < _callChunks; chunk++)
+        {
+            TensorPrimitives.Add(dKernel, _dKernelPartials!.ReadOnlySpan.Slice(chunk * length + first, size), dKernel);
+        }
     }
 
     private void BackwardChunk(int chunk)
@@ -213,6 +232,12 @@ public sealed class Conv2D : Layer
             Span<float> masked = _dPreActivation!.Span.Slice(rowStart * Filters, rows * Filters);           // [rows, F]
             Activations.ReluBackward(_output!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters), dOutput, masked);
             dPre = masked;
+        }
+        if (_bias is not null)
+        {
+            Span<float> dBias = _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
+            dBias.Clear();
+            Activations.BiasGradient(dPre, rows, dBias);
         }
         ReadOnlySpan<float> columns = _columns!.ReadOnlySpan.Slice(rowStart * patch, rows * patch);          // [rows, KH·KW·C]
         Gemm.MultiplyTransposeA(columns, dPre, rows, Filters, patch,

@@ -21,6 +21,7 @@ public sealed class Dense : Layer
     private Tensor? _kernelTransposed; // [out, in]
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
+    private readonly Action<int> _transposeChunk;
     private int _callCount;
     private Tensor? _callDPre;       // [N, out] of the running Backward
 
@@ -44,6 +45,7 @@ public sealed class Dense : Layer
         _biasInitializer = biasInitializer ?? new Zeros();
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
+        _transposeChunk = TransposeChunk;
     }
 
     /// <summary>Rows (examples, or input features for the kernel gradient) are split into this many fixed chunks.</summary>
@@ -138,17 +140,29 @@ public sealed class Dense : Layer
         {
             Activations.BiasGradient(dPre.ReadOnlySpan, count, _bias.Gradient.Span);
         }
-        // dKernel[in, out] += xᵀ[in, N] · dPre[N, out]: transposing x makes it a row-split product.
-        Transpose.Matrix(_input!.ReadOnlySpan, count, inputs, _inputTransposed!.Span);
-        if (ComputeInputGradient)
-        {
-            Transpose.Matrix(_kernel!.Value.ReadOnlySpan, inputs, Units, _kernelTransposed!.Span);
-        }
+        // dKernel[in, out] += xᵀ[in, N] · dPre[N, out]: transposing x makes it a row-split product;
+        // dInput = dPre · kernelᵀ likewise with the kernel transposed. Both transposes run first, in parallel.
         _callCount = count;
+        _workers!.For(Chunks, _transposeChunk);
         _callDPre = dPre;
         _workers!.For(Chunks, _backwardChunk);
         _callDPre = null;
         return count == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, count);
+    }
+
+    private void TransposeChunk(int chunk)
+    {
+        int count = _callCount, inputs = InputShape[1];
+        if (chunk < Math.Min(Chunks, count))
+        {
+            var (first, rows) = Conv2D.ChunkRange(count, Math.Min(Chunks, count), chunk);
+            Transpose.Rows(_input!.ReadOnlySpan, count, inputs, _inputTransposed!.Span, first, first + rows);
+        }
+        if (ComputeInputGradient)
+        {
+            var (first, rows) = Conv2D.ChunkRange(inputs, Chunks, chunk);
+            Transpose.Rows(_kernel!.Value.ReadOnlySpan, inputs, Units, _kernelTransposed!.Span, first, first + rows);
+        }
     }
 
     private void BackwardChunk(int chunk)

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using Engine.Layers;
+using Engine.Losses;
+using Engine.Optimizers;
+
+namespace Engine.Benchmarks;
+
+/// <summary>
+/// Times every operation of the reference model's training step (each layer's forward and
+/// backward, the loss, the optimizer) and inference at batch 100 with a stopwatch around each
+/// call, and prints the median per operation with its GFLOP/s. Wall clock: run it on a quiet machine.
+/// <c>dotnet run -c Release --project Engine.Benchmarks -- step-profile [steps] [threads]</c>.
+/// </summary>
+public static class StepProfile
+{
+    private const int Batch = 100;
+
+    /// <summary>Runs <paramref name="steps"/> timed steps after warm-up with <paramref name="threads"/> workers.</summary>
+    public static void Run(int steps, int threads)
+    {
+        var model = ReferenceModels.MnistCnn();
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: Batch, Seed: 1, Threads: threads));
+        model.Compile(new Adam());
+        var random = new RandomSource(7);
+        var images = new Tensor(Batch, 28, 28, 1);
+        for (int i = 0; i < images.Length; i++)
+        {
+            images.Span[i] = random.NextSingle();
+        }
+        var labels = new Tensor(Batch, 10);
+        for (int n = 0; n < Batch; n++)
+        {
+            labels[n, n % 10] = 1f;
+        }
+        var loss = new SoftmaxCrossEntropy(Batch, 10);
+        IReadOnlyList<ILayer> layers = model.Layers;
+        int count = layers.Count;
+        var forward = new double[count, steps];
+        var backward = new double[count, steps];
+        var lossTimes = new double[steps];
+        var optimizerTimes = new double[steps];
+        var stepTimes = new double[steps];
+        var inferenceTimes = new double[steps];
+
+        for (int step = -10; step < steps; step++)
+        {
+            long stepStart = Stopwatch.GetTimestamp();
+            model.ZeroGrad();
+            Tensor activation = images;
+            for (int l = 0; l < count; l++)
+            {
+                long t = Stopwatch.GetTimestamp();
+                activation = layers[l].Forward(activation, training: true);
+                Record(forward, l, step, t);
+            }
+            long lt = Stopwatch.GetTimestamp();
+            loss.Forward(activation, labels);
+            Tensor gradient = loss.Backward();
+            if (step >= 0)
+            {
+                lossTimes[step] = Elapsed(lt);
+            }
+            for (int l = count - 1; l >= 0; l--)
+            {
+                long t = Stopwatch.GetTimestamp();
+                gradient = layers[l].Backward(gradient);
+                Record(backward, l, step, t);
+            }
+            long ot = Stopwatch.GetTimestamp();
+            model.Optimizer.Step(model.Parameters);
+            if (step >= 0)
+            {
+                optimizerTimes[step] = Elapsed(ot);
+                stepTimes[step] = Elapsed(stepStart);
+            }
+            long it = Stopwatch.GetTimestamp();
+            model.Forward(images, training: false);
+            if (step >= 0)
+            {
+                inferenceTimes[step] = Elapsed(it);
+            }
+        }
+
+        Console.WriteLine($"Reference model, batch {Batch}, {threads} thread(s), median of {steps} steps (ms); {Environment.ProcessorCount} processors");
+        Console.WriteLine($"{"operation",-28} {"ms",8} {"GFLOP/s",8}");
+        double total = 0;
+        for (int l = 0; l < count; l++)
+        {
+            double flops = ForwardFlops(layers[l]);
+            double f = Median(forward, l);
+            total += f;
+            Print($"{layers[l].Name} forward", f, flops);
+        }
+        double ls = Median(lossTimes);
+        total += ls;
+        Print("loss forward+backward", ls, 0);
+        for (int l = count - 1; l >= 0; l--)
+        {
+            double flops = ForwardFlops(layers[l]) * (l == 0 ? 1 : 2);
+            double b = Median(backward, l);
+            total += b;
+            Print($"{layers[l].Name} backward", b, flops);
+        }
+        double opt = Median(optimizerTimes);
+        total += opt;
+        Print("adam", opt, 0);
+        Print("sum of medians", total, 0);
+        double stepMs = Median(stepTimes);
+        Print("training step (median)", stepMs, 0);
+        Console.WriteLine($"  => {stepMs * 600 / 1000:F2} s per 60,000-image epoch");
+        double inference = Median(inferenceTimes);
+        Print("inference forward (median)", inference, 0);
+        Console.WriteLine($"  => {Batch / inference * 1000:F0} images/s");
+    }
+
+    private static void Record(double[,] times, int layer, int step, long start)
+    {
+        if (step >= 0)
+        {
+            times[layer, step] = Elapsed(start);
+        }
+    }
+
+    private static double Elapsed(long start) => Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+
+    private static double ForwardFlops(ILayer layer) => layer switch
+    {
+        Conv2D conv => 2.0 * conv.OutputShape.Size * conv.Kernel.Value.Length / conv.Filters,
+        Dense dense => 2.0 * dense.OutputShape.Size * dense.Kernel.Value.Shape[0],
+        _ => 0,
+    };
+
+    private static void Print(string name, double ms, double flops) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name,-28} {ms,8:F3} {(flops > 0 ? (flops / ms / 1e6).ToString("F1", CultureInfo.InvariantCulture) : ""),8}"));
+
+    private static double Median(double[,] times, int layer)
+    {
+        var row = new double[times.GetLength(1)];
+        for (int i = 0; i < row.Length; i++)
+        {
+            row[i] = times[layer, i];
+        }
+        return Median(row);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = (double[])values.Clone();
+        Array.Sort(sorted);
+        return sorted[sorted.Length / 2];
+    }
+}
