@@ -83,14 +83,14 @@ public static class StepProfile
         }
 
         Console.WriteLine($"Reference model, batch {Batch}, {threads} thread(s), median of {steps} steps (ms); {Environment.ProcessorCount} processors");
-        Console.WriteLine($"{"operation",-28} {"ms",8} {"GFLOP/s",8}");
+        Console.WriteLine($"{"operation",-28} {"ms",8} {"GFLOP/s",8} {"min ms",8}");
         double total = 0;
         for (int l = 0; l < count; l++)
         {
             double flops = ForwardFlops(layers[l]);
             double f = Median(forward, l);
             total += f;
-            Print($"{layers[l].Name} forward", f, flops);
+            Print($"{layers[l].Name} forward", f, flops, Min(forward, l));
         }
         double ls = Median(lossTimes);
         total += ls;
@@ -100,17 +100,17 @@ public static class StepProfile
             double flops = ForwardFlops(layers[l]) * (l == 0 ? 1 : 2);
             double b = Median(backward, l);
             total += b;
-            Print($"{layers[l].Name} backward", b, flops);
+            Print($"{layers[l].Name} backward", b, flops, Min(backward, l));
         }
         double opt = Median(optimizerTimes);
         total += opt;
         Print("adam", opt, 0);
         Print("sum of medians", total, 0);
         double stepMs = Median(stepTimes);
-        Print("training step (median)", stepMs, 0);
+        Print("training step (median)", stepMs, 0, stepTimes.Min());
         Console.WriteLine($"  => {stepMs * 600 / 1000:F2} s per 60,000-image epoch");
         double inference = Median(inferenceTimes);
-        Print("inference forward (median)", inference, 0);
+        Print("inference forward (median)", inference, 0, inferenceTimes.Min());
         Console.WriteLine($"  => {Batch / inference * 1000:F0} images/s");
     }
 
@@ -131,9 +131,19 @@ public static class StepProfile
         _ => 0,
     };
 
-    private static void Print(string name, double ms, double flops) =>
+    private static void Print(string name, double ms, double flops, double min = double.NaN) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name,-28} {ms,8:F3} {(flops > 0 ? (flops / ms / 1e6).ToString("F1", CultureInfo.InvariantCulture) : ""),8}"));
+            $"{name,-28} {ms,8:F3} {(flops > 0 ? (flops / ms / 1e6).ToString("F1", CultureInfo.InvariantCulture) : ""),8} {(double.IsNaN(min) ? "" : min.ToString("F3", CultureInfo.InvariantCulture)),8}"));
+
+    private static double Min(double[,] times, int layer)
+    {
+        double min = double.MaxValue;
+        for (int i = 0; i < times.GetLength(1); i++)
+        {
+            min = Math.Min(min, times[layer, i]);
+        }
+        return min;
+    }
 
     private static double Median(double[,] times, int layer)
     {

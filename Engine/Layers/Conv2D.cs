@@ -13,6 +13,10 @@ public sealed class Conv2D : Layer
     /// <summary>Examples are split into at most this many chunks, fixed by the batch and never by the thread count.</summary>
     internal const int MaxChunks = 8;
 
+    /// <summary>Below this patch length (the first layer's 3·3·1) expanding is slow per value and the
+    /// matrix small: it is expanded once for the whole batch and kept for Backward.</summary>
+    private const int KeepColumnsBelow = 32;
+
     /// <summary>The kernel gradient's partial sums are added up in this many slices.</summary>
     private const int ReduceSlices = 4;
 
@@ -23,10 +27,12 @@ public sealed class Conv2D : Layer
     private Parameter[] _parameters = [];
     private ConvGeometry _geometry;
     private Workers? _workers;
-    private Tensor? _columns;        // [N·OH·OW, KH·KW·C]
+    private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block
     private Tensor? _output;         // [N, OH, OW, F]
     private Tensor? _dPreActivation; // [N·OH·OW, F]
-    private Tensor? _dColumns;       // [N·OH·OW, KH·KW·C]
+    private Tensor? _dColumns;       // [chunks, block rows, KH·KW·C]
+    private int _blockRows;
+    private bool _keepColumns;       // short patches: the whole im2col matrix is kept for Backward
     private Tensor? _dInput;         // [N, H, W, C]
     private Tensor? _dKernelPartials; // [chunks, KH·KW·C, F]
     private Tensor? _dBiasPartials;   // [chunks, F]
@@ -34,7 +40,7 @@ public sealed class Conv2D : Layer
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private readonly Action<int> _reduceSlice;
-    private Tensor? _callInput;   // the input of the running Forward
+    private Tensor? _callInput;   // the input of the last Forward, read again by Backward
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
     private int _callChunks;
@@ -136,10 +142,12 @@ public sealed class Conv2D : Layer
             _parameters = [_kernel];
         }
 
-        _columns = new Tensor(rows, patch);
+        _keepColumns = patch < KeepColumnsBelow;
+        _blockRows = _keepColumns ? rows : BlockRows(patch, rows);
+        _columns = _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
         _dPreActivation = Activation == Activation.Relu ? new Tensor(rows, Filters) : null;
-        _dColumns = ComputeInputGradient ? new Tensor(rows, patch) : null;
+        _dColumns = ComputeInputGradient ? new Tensor(_keepColumns ? rows : MaxChunks * _blockRows, patch) : null;
         _dInput = new Tensor(inputShape);
         _dKernelPartials = new Tensor(MaxChunks, patch, Filters);
         _dBiasPartials = new Tensor(MaxChunks, Filters);
@@ -155,7 +163,6 @@ public sealed class Conv2D : Layer
         _callCount = count;
         _callChunks = ChunkCount(count);
         _workers!.For(_callChunks, _forwardChunk);
-        _callInput = null;
         return count == MaxBatch ? _output! : _output!.SliceBatch(0, count);
     }
 
@@ -164,18 +171,24 @@ public sealed class Conv2D : Layer
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
         int rowStart = first * pixels, rows = examples * pixels;
-        Span<float> columns = _columns!.Span.Slice(rowStart * patch, rows * patch);   // [rows, KH·KW·C]
-        Span<float> output = _output!.Span.Slice(rowStart * Filters, rows * Filters); // [rows, F]
-        Im2Col.Expand(_callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength), _geometry, examples, columns);
-        Gemm.Multiply(columns, _kernel!.Value.ReadOnlySpan, rows, Filters, patch, output, accumulate: false);
+        ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
+        Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         bool relu = Activation == Activation.Relu;
-        if (_bias is not null)
+        // Row blocks small enough that the im2col block and its output stay in L2 for the product.
+        for (int row = 0; row < rows; row += _blockRows)
         {
-            Activations.AddBias(_bias.Value.ReadOnlySpan, rows, relu, output);
-        }
-        else if (relu)
-        {
-            Activations.Relu(output, output);
+            int block = Math.Min(_blockRows, rows - row);
+            Span<float> output = _output!.Span.Slice((rowStart + row) * Filters, block * Filters); // [block, F]
+            Im2Col.ExpandRows(input, _geometry, row, block, columns);
+            Gemm.Multiply(columns, _kernel!.Value.ReadOnlySpan, block, Filters, patch, output, accumulate: false);
+            if (_bias is not null)
+            {
+                Activations.AddBias(_bias.Value.ReadOnlySpan, block, relu, output);
+            }
+            else if (relu)
+            {
+                Activations.Relu(output, output);
+            }
         }
     }
 
@@ -225,29 +238,54 @@ public sealed class Conv2D : Layer
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
         int rowStart = first * pixels, rows = examples * pixels;
-        ReadOnlySpan<float> dOutput = _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters); // [rows, F]
-        ReadOnlySpan<float> dPre = dOutput;
-        if (Activation == Activation.Relu)
+        ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
+        Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
+        Span<float> dKernel = _dKernelPartials!.Span.Slice(chunk * patch * Filters, patch * Filters); // [KH·KW·C, F]
+        Span<float> dBias = _bias is null ? default : _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
+        dBias.Clear();
+        Span<float> dInput = ComputeInputGradient ? _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength) : default;
+        dInput.Clear();
+        for (int row = 0; row < rows; row += _blockRows)
         {
-            Span<float> masked = _dPreActivation!.Span.Slice(rowStart * Filters, rows * Filters);           // [rows, F]
-            Activations.ReluBackward(_output!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters), dOutput, masked);
-            dPre = masked;
+            int block = Math.Min(_blockRows, rows - row);
+            ReadOnlySpan<float> dPre = _callDOutput!.ReadOnlySpan.Slice((rowStart + row) * Filters, block * Filters); // [block, F]
+            if (Activation == Activation.Relu)
+            {
+                Span<float> masked = _dPreActivation!.Span.Slice((rowStart + row) * Filters, block * Filters);
+                Activations.ReluBackward(_output!.ReadOnlySpan.Slice((rowStart + row) * Filters, block * Filters), dPre, masked);
+                dPre = masked;
+            }
+            if (_bias is not null)
+            {
+                Activations.BiasGradient(dPre, block, dBias);
+            }
+            // The forward's im2col block again (cheaper than keeping the whole matrix), then
+            // dKernel += columnsᵀ · dPre and, for the input gradient, dColumns = dPre · kernelᵀ folded back.
+            if (!_keepColumns)
+            {
+                Im2Col.ExpandRows(input, _geometry, row, block, columns);
+            }
+            Gemm.MultiplyTransposeA(columns, dPre, block, Filters, patch, dKernel, accumulate: row > 0);
+            if (ComputeInputGradient)
+            {
+                Span<float> dColumns = _dColumns!.Span.Slice(ColumnsOffset(chunk, rowStart), block * patch); // [block, KH·KW·C]
+                Gemm.Multiply(dPre, _kernelTransposed!.ReadOnlySpan, block, patch, Filters, dColumns, accumulate: false);
+                Im2Col.FoldRows(dColumns, _geometry, row, block, dInput);
+            }
         }
-        if (_bias is not null)
-        {
-            Span<float> dBias = _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
-            dBias.Clear();
-            Activations.BiasGradient(dPre, rows, dBias);
-        }
-        ReadOnlySpan<float> columns = _columns!.ReadOnlySpan.Slice(rowStart * patch, rows * patch);          // [rows, KH·KW·C]
-        Gemm.MultiplyTransposeA(columns, dPre, rows, Filters, patch,
-            _dKernelPartials!.Span.Slice(chunk * patch * Filters, patch * Filters), accumulate: false);
-        if (ComputeInputGradient)
-        {
-            Span<float> dColumns = _dColumns!.Span.Slice(rowStart * patch, rows * patch);                   // [rows, KH·KW·C]
-            Gemm.Multiply(dPre, _kernelTransposed!.ReadOnlySpan, rows, patch, Filters, dColumns, accumulate: false);
-            Im2Col.Fold(dColumns, _geometry, examples, _dInput!.Span.Slice(first * _geometry.InputLength));
-        }
+    }
+
+    /// <summary>Where chunk <paramref name="chunk"/>'s im2col block starts in the column buffers.</summary>
+    private int ColumnsOffset(int chunk, int rowStart) => (_keepColumns ? rowStart : chunk * _blockRows) * _geometry.PatchLength;
+
+    /// <summary>
+    /// Rows per im2col block: about 384 KiB of columns (a multiple of the 6-row GEMM tile), so that a
+    /// block, its output and the kernel fit in a core's L2 cache; never more than the rows of a chunk.
+    /// </summary>
+    internal static int BlockRows(int patch, int rows)
+    {
+        int block = Math.Max(6, 96 * 1024 / patch / 6 * 6);
+        return Math.Min(block, rows);
     }
 
     /// <summary>The number of example chunks for a batch: fixed by the batch size alone.</summary>
