@@ -85,6 +85,36 @@ public class MaxPoolKernelTests
             Assert.That(simdIndex, Is.EqualTo(scalarIndex), $"argmax, C={channels}");
         }
     }
+
+    [TestCase(7, 6, 2, 2, Padding.Same, true)]    // the reference model's 7 -> 4 pool (a partial last window)
+    [TestCase(28, 28, 2, 2, Padding.Same, true)]
+    [TestCase(6, 6, 2, 2, Padding.Valid, true)]
+    [TestCase(7, 6, 2, 2, Padding.Valid, false)]  // the last row belongs to no window
+    [TestCase(7, 6, 3, 2, Padding.Same, true)]
+    public void TiledBackwardEqualsTheScatteringReference(int height, int width, int poolHeight, int poolWidth, Padding padding, bool tiles)
+    {
+        var geometry = Engine.Kernels.ConvGeometry.TryCreate(height, width, 32, new Size2(poolHeight, poolWidth),
+            new Size2(poolHeight, poolWidth), padding)!.Value;
+        Assert.That(Engine.Kernels.MaxPool.TilesTheInput(geometry), Is.EqualTo(tiles));
+        var random = new RandomSource(3);
+        float[] input = Enumerable.Range(0, 2 * geometry.InputLength).Select(_ => (float)random.NextInt(4) - 2).ToArray();
+        int outputLength = 2 * geometry.OutputPixels * 32;
+        float[] pooled = new float[outputLength];
+        int[] winners = new int[outputLength];
+        Engine.Kernels.MaxPool.ForwardReference(input, geometry, 2, pooled, winners);
+        float[] gradient = Enumerable.Range(0, outputLength).Select(i => i % 7 == 0 ? -0f : (float)random.NextGaussian()).ToArray();
+        float[] expected = Enumerable.Repeat(float.NaN, input.Length).ToArray();
+        float[] actual = Enumerable.Repeat(float.NaN, input.Length).ToArray();
+        Engine.Kernels.MaxPool.BackwardReference(gradient, winners, geometry, 2, expected);
+        Engine.Kernels.MaxPool.Backward(gradient, winners, geometry, 2, actual);
+        Assert.That(actual.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)));
+        if (tiles)
+        {
+            Array.Fill(actual, float.NaN);
+            Engine.Kernels.MaxPool.BackwardTiled(gradient, winners, geometry, 2, actual);
+            Assert.That(actual.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)), "tiled");
+        }
+    }
 }
 
 public class BiasKernelTests

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Engine.Kernels;
 
@@ -129,9 +132,8 @@ public static class Im2Col
                     continue;
                 }
                 int length = (lastInside - firstInside) * channels;
-                Span<float> target = image.Slice(((ih * geometry.InputWidth) + iwStart + firstInside) * channels, length);
-                System.Numerics.Tensors.TensorPrimitives.Add(target,
-                    patch.Slice((i * geometry.KernelWidth + firstInside) * channels, length), target);
+                AddTo(image.Slice(((ih * geometry.InputWidth) + iwStart + firstInside) * channels, length),
+                    patch.Slice((i * geometry.KernelWidth + firstInside) * channels, length));
             }
             if (++ow == geometry.OutputWidth)
             {
@@ -142,6 +144,25 @@ public static class Im2Col
                     n++;
                 }
             }
+        }
+    }
+
+    /// <summary>target[i] += source[i], inline (a call per window row costs more than the sum for short rows).</summary>
+    private static void AddTo(Span<float> target, ReadOnlySpan<float> source)
+    {
+        ref float to = ref MemoryMarshal.GetReference(target);
+        ref float from = ref MemoryMarshal.GetReference(source);
+        int length = target.Length, index = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; index <= length - Vector512<float>.Count; index += Vector512<float>.Count)
+            {
+                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref to, (nuint)index) + Vector512.LoadUnsafe(ref from, (nuint)index), ref to, (nuint)index);
+            }
+        }
+        for (; index < length; index++)
+        {
+            Unsafe.Add(ref to, index) += Unsafe.Add(ref from, index);
         }
     }
 }
