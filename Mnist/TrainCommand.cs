@@ -99,7 +99,7 @@ internal static class TrainCommand
         string checkpointDirectory = Path.GetFullPath(settings.CheckpointDirectory);
         string reportPath = Path.GetFullPath(settings.ReportPath ?? Path.Combine(checkpointDirectory, "report.json"));
         string plotsDirectory = Path.GetFullPath(settings.PlotsDirectory ?? checkpointDirectory);
-        CheckpointManager manager = Checkpoints.Manager(checkpointDirectory);
+        CheckpointManager manager = session.CheckpointManager?.Invoke(checkpointDirectory) ?? Checkpoints.Manager(checkpointDirectory);
 
         string? latest = manager.LatestPath;
         if (!settings.Resume && latest is not null)
@@ -189,8 +189,8 @@ internal static class TrainCommand
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
-                throw ConsoleException.Failure(
-                    $"cannot save a checkpoint in '{checkpointDirectory}' (the previous checkpoints are intact): {Cli.OneLine(error.Message)}", error);
+                string kept = lastSaved is null ? "no checkpoint was saved before" : $"the last one, {Path.GetFileName(lastSaved)}, is intact";
+                throw ConsoleException.Failure($"cannot save a checkpoint in '{checkpointDirectory}' ({kept}): {Cli.OneLine(error.Message)}", error);
             }
         }
 
