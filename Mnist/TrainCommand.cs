@@ -227,7 +227,8 @@ internal static class TrainCommand
                             $"Epoch {metrics.Epoch + 1}, after optimizer step {model.Optimizer.Iterations}: the test loss is {testLoss}; {Divergence.FirstNonFiniteLayer(model, test.Images)} The epoch's weights were not saved."));
                     }
                     var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
-                        metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond);
+                        metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond,
+                        Environment.WorkingSet, GC.GetTotalAllocatedBytes(), GC.CollectionCount(2));
                     if (partial is not null && partial.Epoch == metrics.Epoch)
                     {
                         epoch = partial.Complete(epoch, batches.ExampleCount);
@@ -273,7 +274,7 @@ internal static class TrainCommand
             new Hyperparameters("adam", settings.LearningRate, settings.BatchSize, settings.Epochs, ShuffleBuffer, settings.Seed, DropoutRate,
                 train.Count, test.Count),
             history, last.TestLoss, last.TestAccuracy, RunReport.DigestParameters(model), model.ParameterCount, model.Workers.Threads,
-            MachineReport.Current(), manager.LatestPath!, DateTimeOffset.UtcNow);
+            MachineReport.Current(), ProcessReport.Current(), manager.LatestPath!, DateTimeOffset.UtcNow);
         string[] plots;
         try
         {

@@ -21,7 +21,10 @@ internal sealed class MnistProcess : IDisposable
     }
 
     /// <summary>Starts <c>mnist <paramref name="args"/></c>.</summary>
-    public static MnistProcess Start(params string[] args)
+    public static MnistProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts <c>mnist <paramref name="args"/></c> with <paramref name="environment"/> added to the environment.</summary>
+    public static MnistProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {
@@ -29,6 +32,10 @@ internal sealed class MnistProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
         foreach (string arg in args)
         {
