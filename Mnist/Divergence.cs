@@ -1,13 +1,13 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Engine;
 using Engine.Layers;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Mnist;
 
 /// <summary>
-/// Says where a forward pass without dropout first produces a value that is not finite, for a test set
-/// whose loss came out NaN or infinite (weights so large that a layer overflows). The engine's own check
-/// (<see cref="Sequential.TrainStep"/>) covers the training batches; this covers the evaluation after an epoch.
+/// The console's two checks for non-finite values beside the engine's (<see cref="Sequential.TrainStep"/> checks
+/// each step's loss and gradients): the weights after each update, and where the forward pass first overflows when
+/// the test loss after an epoch is NaN or infinite (weights so large that a layer overflows).
 /// </summary>
 internal static class Divergence
 {

@@ -211,7 +211,7 @@ internal static class TrainCommand
                     {
                         // The step's loss and gradients were finite (Fit checks them) but its update overflowed.
                         throw new TrainingDivergedException(
-                            $"Epoch {progress.Epoch + 1}, batch {progress.Batch}: the update of optimizer step {model.Optimizer.Iterations} made {broken} not finite (the loss and gradients were finite; the weights or Adam's moments overflow float32).");
+                            $"Epoch {progress.Epoch + 1}, batch {progress.Batch}: the update of optimizer step {model.Optimizer.Iterations} made {broken} not finite (the loss and gradients were finite; the update overflowed float32).");
                     }
                     lastBatch = progress;
                     display.OnBatch(progress);
@@ -227,7 +227,7 @@ internal static class TrainCommand
                             $"Epoch {metrics.Epoch + 1}, after optimizer step {model.Optimizer.Iterations}: the test loss is {testLoss}; {Divergence.FirstNonFiniteLayer(model, test.Images)} The epoch's weights were not saved."));
                     }
                     var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
-                        metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond,
+                        testLoss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond,
                         Environment.WorkingSet, GC.GetTotalAllocatedBytes(), GC.CollectionCount(2));
                     if (partial is not null && partial.Epoch == metrics.Epoch)
                     {
