@@ -17,7 +17,7 @@ internal sealed class ScratchMount : IDisposable
         Path = path;
     }
 
-    /// <summary>Null when this process can mount; otherwise why not.</summary>
+    /// <summary>Null when this process can mount a tmpfs and a read-only bind mount; otherwise why not.</summary>
     public static string? Unavailable => WhyUnavailable.Value;
 
     /// <summary>The mount point.</summary>
@@ -78,6 +78,11 @@ internal sealed class ScratchMount : IDisposable
         {
             using (Tmpfs(path, 1 << 20))
             {
+                string inner = System.IO.Path.Combine(path, "read-only");
+                Directory.CreateDirectory(inner);
+                using (ReadOnly(inner))
+                {
+                }
             }
             return null;
         }
