@@ -12,17 +12,22 @@ internal static class AtomicFile
 {
     private const string TemporarySuffix = ".tmp";
 
-    /// <summary>Writes <paramref name="path"/> atomically with the bytes <paramref name="write"/> produces.</summary>
-    public static void Write(string path, Action<FileStream> write)
+    /// <summary>
+    /// Writes <paramref name="path"/> atomically with the bytes <paramref name="write"/> produces. Tests pass
+    /// <paramref name="wrap"/> to write through a stream that fails part-way (a simulated full disk).
+    /// </summary>
+    public static void Write(string path, Action<Stream> write, Func<FileStream, Stream>? wrap = null)
     {
         string fullPath = Path.GetFullPath(path);
         string temporaryPath = TemporaryPathFor(fullPath);
         try
         {
-            using (var stream = new FileStream(temporaryPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
+            using (var file = new FileStream(temporaryPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
+                Stream stream = wrap?.Invoke(file) ?? file; // a wrapper writes into file, which this method closes
                 write(stream);
-                stream.Flush(flushToDisk: true);
+                stream.Flush();
+                file.Flush(flushToDisk: true);
             }
             File.Move(temporaryPath, fullPath, overwrite: true);
         }

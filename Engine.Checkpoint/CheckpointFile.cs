@@ -21,7 +21,10 @@ public static class CheckpointFile
     /// Equal contents give byte-identical files.
     /// </summary>
     /// <exception cref="ArgumentException">The contents are invalid: an empty or repeated name, a null entry, a negative count.</exception>
-    public static void Save(string path, CheckpointContents contents)
+    public static void Save(string path, CheckpointContents contents) => Save(path, contents, wrap: null);
+
+    /// <summary><see cref="Save(string, CheckpointContents)"/> through <paramref name="wrap"/> (see <see cref="CheckpointManager.WrapWrites"/>).</summary>
+    internal static void Save(string path, CheckpointContents contents, Func<FileStream, Stream>? wrap)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(contents);
@@ -53,7 +56,7 @@ public static class CheckpointFile
             {
                 throw new InvalidOperationException($"Checkpoint writer produced {writer.Position} bytes; expected {fileLength}.");
             }
-        });
+        }, wrap);
     }
 
     /// <summary>

@@ -56,6 +56,12 @@ public sealed class CheckpointManager
     /// <summary>The file-name prefix, <c>ckpt</c> by default.</summary>
     public string Prefix { get; }
 
+    /// <summary>
+    /// Tests only: wraps the stream of every file this manager writes (checkpoint and pointer), e.g. to fail
+    /// part-way as a full disk does where no small file system can be mounted. Null: plain files.
+    /// </summary>
+    internal Func<FileStream, Stream>? WrapWrites { get; init; }
+
     /// <summary>The full path of the pointer file.</summary>
     public string PointerPath => Path.Combine(Directory, PointerFileName);
 
@@ -100,7 +106,7 @@ public sealed class CheckpointManager
         }
         long newNumber = number ?? highest + 1;
         string path = PathFor(newNumber);
-        CheckpointFile.Save(path, contents);
+        CheckpointFile.Save(path, contents, WrapWrites);
 
         numbers.Add(newNumber);
         List<long> kept = numbers.Skip(Math.Max(0, numbers.Count - MaxToKeep)).ToList();
@@ -194,7 +200,7 @@ public sealed class CheckpointManager
             text.Append(CultureInfo.InvariantCulture, $"{KeptKey}: \"{Path.GetFileName(path)}\"\n");
         }
         byte[] bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text.ToString());
-        AtomicFile.Write(PointerPath, stream => stream.Write(bytes));
+        AtomicFile.Write(PointerPath, stream => stream.Write(bytes), WrapWrites);
     }
 
     /// <summary>

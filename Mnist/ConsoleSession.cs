@@ -1,4 +1,5 @@
 using Engine;
+using Engine.Checkpoint;
 
 namespace Mnist;
 
@@ -14,4 +15,10 @@ internal sealed record ConsoleSession(TextWriter Out, TextWriter Error, bool IsT
 {
     /// <summary>Called after every training batch (tests use it to cancel at a known point).</summary>
     public Action<BatchProgress>? OnBatch { get; init; }
+
+    /// <summary>
+    /// Makes the checkpoint manager of a folder for <c>train</c>; null: <see cref="Checkpoints.Manager"/>. Tests use it to
+    /// make checkpoint writes fail part-way where no full file system can be mounted.
+    /// </summary>
+    public Func<string, CheckpointManager>? CheckpointManager { get; init; }
 }

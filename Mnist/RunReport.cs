@@ -17,6 +17,7 @@ internal sealed record RunReport(
     long ParameterCount,
     int Threads,
     MachineReport Machine,
+    ProcessReport Process,
     string Checkpoint,
     DateTimeOffset Finished)
 {
@@ -80,7 +81,11 @@ internal sealed record Hyperparameters(
     int TrainImages,
     int TestImages);
 
-/// <summary>One epoch's metrics.</summary>
+/// <summary>
+/// One epoch's metrics, and the memory of the process that trained it when the epoch ended (after its evaluation,
+/// before its checkpoint): resident bytes, and since the process started, the bytes allocated on the managed heap and
+/// the number of gen-2 garbage collections.
+/// </summary>
 internal sealed record EpochReport(
     int Epoch,
     double TrainLoss,
@@ -88,7 +93,23 @@ internal sealed record EpochReport(
     double TestLoss,
     double TestAccuracy,
     double Seconds,
-    double ImagesPerSecond);
+    double ImagesPerSecond,
+    long ResidentBytes,
+    long AllocatedBytes,
+    int Gen2Collections);
+
+/// <summary>The memory of the process when training ended (after the last checkpoint, before the plots).</summary>
+internal sealed record ProcessReport(long PeakResidentBytes, long ResidentBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections,
+    long AllocatedBytes)
+{
+    /// <summary>This process, now.</summary>
+    public static ProcessReport Current()
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        return new ProcessReport(process.PeakWorkingSet64, process.WorkingSet64, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+            GC.GetTotalAllocatedBytes());
+    }
+}
 
 /// <summary>The machine a run used.</summary>
 internal sealed record MachineReport(string Os, string Cpu, int LogicalCores, int SimdWidthBits, string SimdInstructions, string Dotnet)

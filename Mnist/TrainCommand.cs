@@ -99,7 +99,7 @@ internal static class TrainCommand
         string checkpointDirectory = Path.GetFullPath(settings.CheckpointDirectory);
         string reportPath = Path.GetFullPath(settings.ReportPath ?? Path.Combine(checkpointDirectory, "report.json"));
         string plotsDirectory = Path.GetFullPath(settings.PlotsDirectory ?? checkpointDirectory);
-        CheckpointManager manager = Checkpoints.Manager(checkpointDirectory);
+        CheckpointManager manager = session.CheckpointManager?.Invoke(checkpointDirectory) ?? Checkpoints.Manager(checkpointDirectory);
 
         string? latest = manager.LatestPath;
         if (!settings.Resume && latest is not null)
@@ -176,49 +176,77 @@ internal static class TrainCommand
             [TrainLimitKey] = settings.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "",
             [ShuffleBufferKey] = ShuffleBuffer.ToString(CultureInfo.InvariantCulture),
         };
+        string? lastSaved = resumed is null ? null : latest; // the last good checkpoint, named when training diverges
+        TrainingPosition lastSavedAt = position;
         string Save(TrainingPosition at)
         {
             metadata[HistoryKey] = RunReport.EpochsToJson(history);
             try
             {
-                return manager.Save(ModelCheckpoint.Capture(model, at, metadata));
+                lastSaved = manager.Save(ModelCheckpoint.Capture(model, at, metadata));
+                lastSavedAt = at;
+                return lastSaved;
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
-                throw ConsoleException.Failure(
-                    $"cannot save a checkpoint in '{checkpointDirectory}' (the previous checkpoints are intact): {Cli.OneLine(error.Message)}", error);
+                string kept = lastSaved is null ? "no checkpoint was saved before" : $"the last one, {Path.GetFileName(lastSaved)}, is intact";
+                throw ConsoleException.Failure($"cannot save a checkpoint in '{checkpointDirectory}' ({kept}): {Cli.OneLine(error.Message)}", error);
             }
         }
 
         TrainingDisplay display = TrainingDisplay.For(session, settings.Epochs);
         BatchProgress? lastBatch = null;
         History? result = null;
-        display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
+        try
         {
-            Validation = (test.Images, test.OneHotLabels()),
-            InitialEpoch = position.Epoch,
-            InitialBatch = position.Batch,
-            CancellationToken = session.Cancellation,
-            OnBatch = progress =>
+            display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
             {
-                lastBatch = progress;
-                display.OnBatch(progress);
-                session.OnBatch?.Invoke(progress);
-            },
-            OnEpochEnd = metrics =>
-            {
-                var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
-                    metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond);
-                if (partial is not null && partial.Epoch == metrics.Epoch)
+                Validation = (test.Images, test.OneHotLabels()),
+                InitialEpoch = position.Epoch,
+                InitialBatch = position.Batch,
+                CancellationToken = session.Cancellation,
+                OnBatch = progress =>
                 {
-                    epoch = partial.Complete(epoch, batches.ExampleCount);
-                    partial = null;
-                }
-                history.Add(epoch);
-                string path = Save(position with { Epoch = metrics.Epoch + 1, Batch = 0 });
-                display.OnEpochEnd(epoch, $"saved {Path.GetFileName(path)}");
-            },
-        }));
+                    if (Divergence.FirstNonFiniteParameter(model) is { } broken)
+                    {
+                        // The step's loss and gradients were finite (Fit checks them) but its update overflowed.
+                        throw new TrainingDivergedException(
+                            $"Epoch {progress.Epoch + 1}, batch {progress.Batch}: the update of optimizer step {model.Optimizer.Iterations} made {broken} not finite (the loss and gradients were finite; the update overflowed float32).");
+                    }
+                    lastBatch = progress;
+                    display.OnBatch(progress);
+                    session.OnBatch?.Invoke(progress);
+                },
+                OnEpochEnd = metrics =>
+                {
+                    double testLoss = metrics.Validation!.Value.Loss;
+                    if (!double.IsFinite(testLoss))
+                    {
+                        // The weights overflow on the test set: stop before they are saved, as a non-finite training loss does.
+                        throw new TrainingDivergedException(string.Create(CultureInfo.InvariantCulture,
+                            $"Epoch {metrics.Epoch + 1}, after optimizer step {model.Optimizer.Iterations}: the test loss is {testLoss}; {Divergence.FirstNonFiniteLayer(model, test.Images)} The epoch's weights were not saved."));
+                    }
+                    var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
+                        testLoss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond,
+                        Environment.WorkingSet, GC.GetTotalAllocatedBytes(), GC.CollectionCount(2));
+                    if (partial is not null && partial.Epoch == metrics.Epoch)
+                    {
+                        epoch = partial.Complete(epoch, batches.ExampleCount);
+                        partial = null;
+                    }
+                    history.Add(epoch);
+                    string path = Save(position with { Epoch = metrics.Epoch + 1, Batch = 0 });
+                    display.OnEpochEnd(epoch, $"saved {Path.GetFileName(path)}");
+                },
+            }));
+        }
+        catch (TrainingDivergedException error)
+        {
+            string kept = lastSaved is null
+                ? "No checkpoint was saved."
+                : $"The last good checkpoint, {lastSaved} ({Describe(lastSavedAt)}), is kept.";
+            throw ConsoleException.Failure($"training diverged: {Cli.OneLine(error.Message)} {kept}", error);
+        }
 
         if (result!.Cancelled)
         {
@@ -246,7 +274,7 @@ internal static class TrainCommand
             new Hyperparameters("adam", settings.LearningRate, settings.BatchSize, settings.Epochs, ShuffleBuffer, settings.Seed, DropoutRate,
                 train.Count, test.Count),
             history, last.TestLoss, last.TestAccuracy, RunReport.DigestParameters(model), model.ParameterCount, model.Workers.Threads,
-            MachineReport.Current(), manager.LatestPath!, DateTimeOffset.UtcNow);
+            MachineReport.Current(), ProcessReport.Current(), manager.LatestPath!, DateTimeOffset.UtcNow);
         string[] plots;
         try
         {
@@ -315,6 +343,9 @@ internal static class TrainCommand
             LearningRate = learningRate,
         };
     }
+
+    private static string Describe(TrainingPosition at) =>
+        at.Batch == 0 ? $"after epoch {at.Epoch}" : $"epoch {at.Epoch + 1}, batch {at.Batch}";
 
     private static string Quote(string text) => text.Contains(' ', StringComparison.Ordinal) ? $"\"{text}\"" : text;
 }

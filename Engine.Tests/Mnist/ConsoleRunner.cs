@@ -26,11 +26,15 @@ public static class ConsoleRunner
         Run(terminal: false, onBatch, cancel, args);
 
     /// <summary>Runs <paramref name="args"/> as on a terminal (<paramref name="terminal"/>) or redirected.</summary>
-    internal static ConsoleResult Run(bool terminal, Action<BatchProgress>? onBatch, CancellationToken cancel, params string[] args)
+    internal static ConsoleResult Run(bool terminal, Action<BatchProgress>? onBatch, CancellationToken cancel, params string[] args) =>
+        Run(session => session with { IsTerminal = terminal, Cancellation = cancel, OnBatch = onBatch }, args);
+
+    /// <summary>Runs <paramref name="args"/> redirected, in a session <paramref name="configure"/> adjusts (e.g. its checkpoint manager).</summary>
+    internal static ConsoleResult Run(Func<ConsoleSession, ConsoleSession> configure, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int exitCode = Cli.Run(args, new ConsoleSession(output, error, IsTerminal: terminal, cancel) { OnBatch = onBatch });
+        int exitCode = Cli.Run(args, configure(new ConsoleSession(output, error)));
         return new ConsoleResult(exitCode, output.ToString(), error.ToString());
     }
 
