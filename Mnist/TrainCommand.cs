@@ -151,7 +151,9 @@ internal static class TrainCommand
             }
         }
 
+        // Both splits stay uint8 in memory; each batch is converted to float32 into one reused tensor.
         IBatchSource batches = train.Batches(settings.BatchSize, new ShuffleOptions(ShuffleBuffer, position.ShuffleSeed));
+        IBatchSource testBatches = test.Batches(settings.BatchSize, shuffle: null);
         if (position.Batch > batches.BatchesPerEpoch)
         {
             throw ConsoleException.Failure(
@@ -195,7 +197,6 @@ internal static class TrainCommand
         History? result = null;
         display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
         {
-            Validation = (test.Images, test.OneHotLabels()),
             InitialEpoch = position.Epoch,
             InitialBatch = position.Batch,
             CancellationToken = session.Cancellation,
@@ -207,8 +208,9 @@ internal static class TrainCommand
             },
             OnEpochEnd = metrics =>
             {
+                Evaluation validation = model.Evaluate(testBatches);
                 var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
-                    metrics.Validation!.Value.Loss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond);
+                    validation.Loss, validation.Accuracy, metrics.Seconds, metrics.ImagesPerSecond);
                 if (partial is not null && partial.Epoch == metrics.Epoch)
                 {
                     epoch = partial.Complete(epoch, batches.ExampleCount);
