@@ -14,7 +14,9 @@ namespace Engine.Data;
 /// Layout: two zero bytes, a type byte (<see cref="IdxElementType"/>), a rank byte, then one big-endian
 /// int32 per dimension, then the elements in row-major order, big-endian. The reader checks the
 /// header and that the data is exactly as long as the header declares. It allocates no more than the
-/// declared size, and for a plain seekable file only after comparing it with the file's length; a
+/// declared size, and for a plain seekable file only after comparing it with the file's length. A seekable
+/// gzip file whose trailer's ISIZE agrees with the header, and whose declared size deflate could reach from its
+/// compressed length (at most 1032:1), is decompressed straight into one array of the declared size; any other
 /// gzip stream is read in growing chunks, so a huge declared size in a tiny file fails before a large
 /// allocation. Gzip input must be a single gzip member; for a seekable stream both trailer fields (CRC-32 and
 /// length) are checked here, so a file cut or corrupted near its trailer is rejected too (for a non-seekable stream
@@ -24,6 +26,9 @@ public static class IdxReader
 {
     private const int InitialChunkBytes = 1 << 20;
     private const int ExtraBytesCounted = 1 << 20;
+
+    /// <summary>The largest ratio of decompressed to compressed length that deflate can reach (258-byte matches of about 2 bits).</summary>
+    private const long MaxDeflateRatio = 1032;
 
     /// <summary>Reads the IDX file at <paramref name="path"/> (plain or gzip).</summary>
     /// <exception cref="InvalidDataException">The file is malformed; the message names the file, the field, the value found and the value expected.</exception>
@@ -68,9 +73,10 @@ public static class IdxReader
         if (compressed)
         {
             IdxArray array;
+            GzipSize? size = stream.CanSeek ? ReadGzipSize(stream, start) : null;
             using var gzip = new GZipStream(content, CompressionMode.Decompress, leaveOpen: true);
             using var decompressed = new Crc32Stream(gzip);
-            array = ReadContent(decompressed, knownLength: null, sourceName + " (gzip)");
+            array = ReadContent(decompressed, knownLength: null, sourceName + " (gzip)", size);
             if (stream.CanSeek)
             {
                 CheckGzipTrailer(stream, decompressed, sourceName + " (gzip)");
@@ -78,10 +84,33 @@ public static class IdxReader
             return array;
         }
         long? knownLength = stream.CanSeek ? stream.Length - start : null;
-        return ReadContent(content, knownLength, sourceName);
+        return ReadContent(content, knownLength, sourceName, gzipSize: null);
     }
 
-    private static IdxArray ReadContent(Stream stream, long? knownLength, string source)
+    /// <summary>What a seekable gzip stream says of its size before it is decompressed: its compressed length and its trailer's ISIZE (decompressed length mod 2^32, unverified).</summary>
+    private readonly record struct GzipSize(long CompressedLength, uint DeclaredDecompressedLength)
+    {
+        /// <summary>Whether <paramref name="decompressedLength"/> is what the trailer says and what deflate could produce from this stream.</summary>
+        public bool Allows(long decompressedLength) =>
+            unchecked((uint)decompressedLength) == DeclaredDecompressedLength && decompressedLength <= CompressedLength * MaxDeflateRatio;
+    }
+
+    /// <summary>Reads the ISIZE field (the last 4 bytes) of the gzip stream that starts at <paramref name="start"/>, then returns to <paramref name="start"/>.</summary>
+    private static GzipSize? ReadGzipSize(Stream stream, long start)
+    {
+        long length = stream.Length - start;
+        if (length < 8)
+        {
+            return null;
+        }
+        Span<byte> size = stackalloc byte[4];
+        stream.Seek(-4, SeekOrigin.End);
+        stream.ReadExactly(size);
+        stream.Position = start;
+        return new GzipSize(length, BinaryPrimitives.ReadUInt32LittleEndian(size));
+    }
+
+    private static IdxArray ReadContent(Stream stream, long? knownLength, string source, GzipSize? gzipSize)
     {
         Span<byte> magic = stackalloc byte[4];
         int magicLength = ReadAtMost(stream, magic, source);
@@ -135,15 +164,17 @@ public static class IdxReader
         int count = (int)declaredCount;
         long headerBytes = 4 + 4L * rank;
         long? dataLength = knownLength - headerBytes;
+        // A gzip stream whose trailer agrees with the header is decompressed into one array of the declared size.
+        bool allocateDeclared = gzipSize?.Allows(headerBytes + (long)count * elementSize) == true;
 
         Array values = elementType switch
         {
-            IdxElementType.UnsignedByte => ReadElements<byte>(stream, count, dataLength, dimensions, source),
-            IdxElementType.SignedByte => ReadElements<sbyte>(stream, count, dataLength, dimensions, source),
-            IdxElementType.Int16 => ReadElements<short>(stream, count, dataLength, dimensions, source),
-            IdxElementType.Int32 => ReadElements<int>(stream, count, dataLength, dimensions, source),
-            IdxElementType.Single => ReadElements<float>(stream, count, dataLength, dimensions, source),
-            _ => ReadElements<double>(stream, count, dataLength, dimensions, source),
+            IdxElementType.UnsignedByte => ReadElements<byte>(stream, count, dataLength, allocateDeclared, dimensions, source),
+            IdxElementType.SignedByte => ReadElements<sbyte>(stream, count, dataLength, allocateDeclared, dimensions, source),
+            IdxElementType.Int16 => ReadElements<short>(stream, count, dataLength, allocateDeclared, dimensions, source),
+            IdxElementType.Int32 => ReadElements<int>(stream, count, dataLength, allocateDeclared, dimensions, source),
+            IdxElementType.Single => ReadElements<float>(stream, count, dataLength, allocateDeclared, dimensions, source),
+            _ => ReadElements<double>(stream, count, dataLength, allocateDeclared, dimensions, source),
         };
         return IdxArray.CreateValidated(values, elementType, dimensions);
     }
@@ -178,7 +209,7 @@ public static class IdxReader
         }
     }
 
-    private static T[] ReadElements<T>(Stream stream, int count, long? dataLength, int[] dimensions, string source)
+    private static T[] ReadElements<T>(Stream stream, int count, long? dataLength, bool allocateDeclared, int[] dimensions, string source)
         where T : unmanaged
     {
         long byteCount = (long)count * Unsafe.SizeOf<T>();
@@ -199,8 +230,9 @@ public static class IdxReader
             return exact;
         }
 
-        // Unknown length (gzip or a non-seekable stream): grow the buffer as data arrives, never past the declared size.
-        var values = new T[(int)Math.Min(count, Math.Max(1, InitialChunkBytes / Unsafe.SizeOf<T>()))];
+        // Unknown length (gzip or a non-seekable stream): the declared size when the gzip trailer vouches for it,
+        // else grow the buffer as data arrives, never past the declared size.
+        var values = new T[allocateDeclared ? count : (int)Math.Min(count, Math.Max(1, InitialChunkBytes / Unsafe.SizeOf<T>()))];
         long filled = 0;
         while (true)
         {

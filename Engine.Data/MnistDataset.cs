@@ -1,8 +1,9 @@
 namespace Engine.Data;
 
 /// <summary>
-/// One split of MNIST in memory: images as an NHWC float tensor [N, 28, 28, 1] scaled to [0, 1]
-/// (pixel / 255f, as Keras's <c>x.astype("float32") / 255</c>) and the digit labels 0-9.
+/// One split of MNIST in memory: the images as stored, uint8 pixels [N, 28, 28] (a quarter of the memory of
+/// float32), and the digit labels 0-9. Batches, <see cref="Images(int, int)"/> and the tensors made from them
+/// hold the pixels as float32 in [0, 1], pixel / 255f (as Keras's <c>x.astype("float32") / 255</c>), NHWC [N, 28, 28, 1].
 /// </summary>
 public sealed class MnistDataset
 {
@@ -15,22 +16,26 @@ public sealed class MnistDataset
     /// <summary>The number of classes (digits 0-9).</summary>
     public const int ClassCount = 10;
 
-    private static readonly float[] ScaledPixels = Enumerable.Range(0, 256).Select(value => value / 255f).ToArray();
+    private const int PixelsPerImage = ImageHeight * ImageWidth;
 
-    private readonly int[] _labels;
+    private readonly byte[] _pixels; // [N, H, W] uint8
+    private readonly int[] _labels;  // [N]
 
-    private MnistDataset(MnistSplit split, Tensor images, int[] labels)
+    private MnistDataset(MnistSplit split, byte[] pixels, int[] labels)
     {
         Split = split;
-        Images = images;
+        _pixels = pixels;
         _labels = labels;
     }
+
+    /// <summary>The shape of one image as the model takes it: [28, 28, 1] (NHWC without the batch).</summary>
+    public static Shape ImageShape { get; } = new(ImageHeight, ImageWidth, 1);
 
     /// <summary>Which split this is.</summary>
     public MnistSplit Split { get; }
 
-    /// <summary>The images [N, 28, 28, 1], values in [0, 1].</summary>
-    public Tensor Images { get; }
+    /// <summary>The images as stored in the file: uint8 pixels [N, 28, 28], row-major, 0 (background) to 255.</summary>
+    public ReadOnlySpan<byte> Pixels => _pixels;
 
     /// <summary>The label (0-9) of each image.</summary>
     public ReadOnlySpan<int> Labels => _labels;
@@ -53,16 +58,54 @@ public sealed class MnistDataset
         string labelsPath = FindOrThrow(directory, MnistFiles.LabelsName(split));
         IdxArray labels = IdxReader.Read(labelsPath);
         IdxArray images = IdxReader.Read(imagesPath);
-        return FromIdx(images, labels, split, limit, imagesPath, labelsPath);
+        return Create(images, labels, split, limit, imagesPath, labelsPath, ownsImages: true);
     }
 
     /// <summary>
     /// Builds a dataset from IDX arrays already read: <paramref name="images"/> uint8 [N, 28, 28] and
-    /// <paramref name="labels"/> uint8 [N] with values 0-9. The sources name the arrays in error messages.
+    /// <paramref name="labels"/> uint8 [N] with values 0-9 (both copied). The sources name the arrays in error messages.
     /// </summary>
     /// <exception cref="InvalidDataException">The arrays are not MNIST-shaped or their counts differ.</exception>
     public static MnistDataset FromIdx(IdxArray images, IdxArray labels, MnistSplit split, int? limit = null,
-        string imagesSource = "images", string labelsSource = "labels")
+        string imagesSource = "images", string labelsSource = "labels") =>
+        Create(images, labels, split, limit, imagesSource, labelsSource, ownsImages: false);
+
+    /// <summary>
+    /// All images as a new float32 tensor [N, 28, 28, 1] of pixel / 255f: four times the memory of <see cref="Pixels"/>
+    /// (188 MB for the training split); <see cref="Batches"/> converts one batch at a time instead.
+    /// </summary>
+    public Tensor Images() => Images(0, Count);
+
+    /// <summary>Images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> - 1 as a new float32 tensor [count, 28, 28, 1] of pixel / 255f.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is empty or not inside [0, <see cref="Count"/>).</exception>
+    public Tensor Images(int start, int count)
+    {
+        if (start < 0 || count < 1 || (long)start + count > Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count),
+                $"Images [{start}, {(long)start + count}) are outside the {Count} images of MNIST {Split} (expected 0 <= start, 1 <= count, start + count <= {Count}).");
+        }
+        var images = new Tensor(ImageShape.PrependBatch(count)); // [count, H, W, 1]
+        PixelScale.Scale(_pixels.AsSpan(start * PixelsPerImage, count * PixelsPerImage), images.Span);
+        return images;
+    }
+
+    /// <summary>The labels one-hot encoded: a new tensor [N, 10].</summary>
+    public Tensor OneHotLabels() => OneHot.Encode(Labels, ClassCount);
+
+    /// <summary>
+    /// The mini-batches of this dataset, images [B, 28, 28, 1] of pixel / 255f and one-hot labels: shuffled as
+    /// tf.data's <c>shuffle(bufferSize, seed)</c> when <paramref name="shuffle"/> is given, in order when it is null;
+    /// then <c>batch(batchSize, dropRemainder)</c>. Each batch is converted from the stored pixels into one reused tensor.
+    /// </summary>
+    public ShuffledBatches Batches(int batchSize, ShuffleOptions? shuffle, bool dropRemainder = false) =>
+        new(_pixels, ImageShape, Labels, ClassCount, batchSize, shuffle, dropRemainder);
+
+    /// <inheritdoc />
+    public override string ToString() => $"MNIST {Split}: {Count} images {ImageShape.PrependBatch(Count)}";
+
+    private static MnistDataset Create(IdxArray images, IdxArray labels, MnistSplit split, int? limit,
+        string imagesSource, string labelsSource, bool ownsImages)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(labels);
@@ -97,32 +140,11 @@ public sealed class MnistDataset
             labelValues[i] = labelBytes[i];
         }
 
-        var imageTensor = new Tensor(count, ImageHeight, ImageWidth, 1); // [N, H, W, C]
-        Scale(images.GetValues<byte>()[..imageTensor.Length], imageTensor.Span);
-        return new MnistDataset(split, imageTensor, labelValues);
-    }
-
-    /// <summary>The labels one-hot encoded: a new tensor [N, 10].</summary>
-    public Tensor OneHotLabels() => OneHot.Encode(Labels, ClassCount);
-
-    /// <summary>
-    /// The mini-batches of this dataset: shuffled as tf.data's <c>shuffle(bufferSize, seed)</c> when
-    /// <paramref name="shuffle"/> is given, in order when it is null; then <c>batch(batchSize, dropRemainder)</c>.
-    /// </summary>
-    public ShuffledBatches Batches(int batchSize, ShuffleOptions? shuffle, bool dropRemainder = false) =>
-        new(Images, Labels, ClassCount, batchSize, shuffle, dropRemainder);
-
-    /// <inheritdoc />
-    public override string ToString() => $"MNIST {Split}: {Count} images {Images.Shape}";
-
-    /// <summary>pixel / 255f for every pixel, through a table of the 256 exact quotients.</summary>
-    private static void Scale(ReadOnlySpan<byte> pixels, Span<float> destination)
-    {
-        ReadOnlySpan<float> table = ScaledPixels;
-        for (int i = 0; i < pixels.Length; i++)
-        {
-            destination[i] = table[pixels[i]];
-        }
+        // A freshly read array is kept as it is; a caller's array, or a part of one, is copied.
+        byte[] pixels = ownsImages && count == imageCount
+            ? (byte[])images.Values
+            : images.GetValues<byte>()[..(count * PixelsPerImage)].ToArray();
+        return new MnistDataset(split, pixels, labelValues);
     }
 
     private static string FindOrThrow(string directory, string name) =>

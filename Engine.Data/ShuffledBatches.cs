@@ -14,12 +14,16 @@ public readonly record struct ShuffleOptions(int BufferSize, ulong Seed);
 /// repeatedly emit a uniformly chosen buffer element and put the next input example in its place (once the
 /// input is exhausted the buffer drains). Each epoch draws from its own random source derived from
 /// (seed, epoch), so the order of epoch e never depends on which epochs were iterated before: a resumed run
-/// sees the same batches as an uninterrupted one. Batches are written into tensors allocated once; the
-/// tensors of a yielded <see cref="Batch"/> are overwritten by the next one. Not thread-safe.
+/// sees the same batches as an uninterrupted one. The examples are float32 (a tensor) or uint8 pixels, which
+/// each batch converts to <c>pixel / 255f</c> (a quarter of the memory for the whole set; the same floats as
+/// scaling the set up front). Batches are written into tensors allocated once; the tensors of a yielded
+/// <see cref="Batch"/> are overwritten by the next one. Not thread-safe.
 /// </remarks>
 public sealed class ShuffledBatches : IBatchSource
 {
-    private readonly Tensor _images;          // [N, H, W, C] (any shape with the examples first)
+    private readonly Tensor? _images;         // [N, H, W, C] float32 examples, or null when _pixels holds them
+    private readonly ReadOnlyMemory<byte> _pixels; // [N, H, W, C] uint8 examples (when _images is null)
+    private readonly int _exampleLength;      // H * W * C
     private readonly int[] _labels;           // [N]
     private readonly int _classes;
     private readonly int _batchSize;
@@ -44,18 +48,36 @@ public sealed class ShuffledBatches : IBatchSource
     /// <param name="dropRemainder">Drop the last batch when it has fewer than <paramref name="batchSize"/> examples.</param>
     public ShuffledBatches(Tensor images, ReadOnlySpan<int> labels, int classes, int batchSize, ShuffleOptions? shuffle,
         bool dropRemainder = false)
+        : this(CheckTensor(images), default, ExampleShapeOf(images), labels, classes, batchSize, shuffle, dropRemainder)
     {
-        ArgumentNullException.ThrowIfNull(images);
-        if (images.Shape.Rank < 2)
+    }
+
+    /// <summary>
+    /// Creates the batches of the uint8 examples <paramref name="pixels"/> ([N, ...exampleShape], row-major),
+    /// each converted to <c>pixel / 255f</c> as it is batched (Keras's <c>x.astype("float32") / 255</c>), and
+    /// their <paramref name="labels"/> (classes 0 to <paramref name="classes"/> - 1, copied).
+    /// </summary>
+    /// <param name="pixels">The examples, <c>exampleShape.Size</c> bytes each; read at every batch, not copied.</param>
+    /// <param name="exampleShape">The shape of one example, e.g. [28, 28, 1]; a batch is [B, ...exampleShape].</param>
+    /// <param name="labels">The class of each example [N].</param>
+    /// <param name="classes">The number of classes (the width of a one-hot row).</param>
+    /// <param name="batchSize">The examples per batch.</param>
+    /// <param name="shuffle">The shuffle settings, or null to keep the stored order.</param>
+    /// <param name="dropRemainder">Drop the last batch when it has fewer than <paramref name="batchSize"/> examples.</param>
+    public ShuffledBatches(ReadOnlyMemory<byte> pixels, Shape exampleShape, ReadOnlySpan<int> labels, int classes, int batchSize,
+        ShuffleOptions? shuffle, bool dropRemainder = false)
+        : this(null, CheckPixels(pixels, exampleShape, labels.Length), exampleShape, labels, classes, batchSize, shuffle, dropRemainder)
+    {
+    }
+
+    private ShuffledBatches(Tensor? images, ReadOnlyMemory<byte> pixels, Shape exampleShape, ReadOnlySpan<int> labels, int classes,
+        int batchSize, ShuffleOptions? shuffle, bool dropRemainder)
+    {
+        int count = labels.Length;
+        if (images is not null && images.Shape[0] != count)
         {
             throw new ArgumentException(
-                $"Batching expects examples along the first dimension of a tensor of rank 2 or more; received shape {images.Shape}.", nameof(images));
-        }
-        int count = images.Shape[0];
-        if (labels.Length != count)
-        {
-            throw new ArgumentException(
-                $"Batching needs one label per example: images {images.Shape} hold {count} examples; received {labels.Length} labels.", nameof(labels));
+                $"Batching needs one label per example: images {images.Shape} hold {images.Shape[0]} examples; received {labels.Length} labels.", nameof(labels));
         }
         if (classes < 1)
         {
@@ -78,6 +100,8 @@ public sealed class ShuffledBatches : IBatchSource
         }
 
         _images = images;
+        _pixels = pixels;
+        _exampleLength = exampleShape.Size;
         _labels = labels.ToArray();
         _classes = classes;
         _batchSize = batchSize;
@@ -91,7 +115,7 @@ public sealed class ShuffledBatches : IBatchSource
         _examplesPerEpoch = dropRemainder ? count - remainder : count;
 
         int rows = Math.Max(1, Math.Min(batchSize, count));
-        _batchImages = new Tensor(images.Shape.WithBatch(rows));
+        _batchImages = new Tensor(exampleShape.PrependBatch(rows));
         _batchLabels = new Tensor(rows, classes);
         if (keepPartial && count > batchSize)
         {
@@ -103,6 +127,10 @@ public sealed class ShuffledBatches : IBatchSource
     /// <summary>Batches in the stored order, without shuffling (for evaluation); the last partial batch is kept.</summary>
     public static ShuffledBatches Sequential(Tensor images, ReadOnlySpan<int> labels, int classes, int batchSize) =>
         new(images, labels, classes, batchSize, shuffle: null);
+
+    /// <summary>Batches of uint8 examples (converted to <c>pixel / 255f</c>) in the stored order, without shuffling (for evaluation); the last partial batch is kept.</summary>
+    public static ShuffledBatches Sequential(ReadOnlyMemory<byte> pixels, Shape exampleShape, ReadOnlySpan<int> labels, int classes, int batchSize) =>
+        new(pixels, exampleShape, labels, classes, batchSize, shuffle: null);
 
     /// <inheritdoc />
     public int ExampleCount => _examplesPerEpoch;
@@ -196,18 +224,58 @@ public sealed class ShuffledBatches : IBatchSource
         }
     }
 
-    /// <summary>Copies the examples <paramref name="indices"/> into one batch: images row by row, labels one-hot.</summary>
+    /// <summary>
+    /// Copies the examples <paramref name="indices"/> into one batch: images row by row (uint8 pixels scaled to
+    /// <c>pixel / 255f</c> on the way), labels one-hot.
+    /// </summary>
     private void Fill(ReadOnlySpan<int> indices, Span<float> images, Span<float> labels)
     {
-        ReadOnlySpan<float> source = _images.ReadOnlySpan;
-        int perExample = source.Length / _labels.Length;
+        int perExample = _exampleLength;
+        ReadOnlySpan<float> floats = _images is null ? default : _images.ReadOnlySpan;
+        ReadOnlySpan<byte> pixels = _pixels.Span;
         labels.Clear();
         for (int row = 0; row < indices.Length; row++)
         {
             int example = indices[row];
-            source.Slice(example * perExample, perExample).CopyTo(images.Slice(row * perExample, perExample));
+            Span<float> destination = images.Slice(row * perExample, perExample);
+            if (_images is not null)
+            {
+                floats.Slice(example * perExample, perExample).CopyTo(destination);
+            }
+            else
+            {
+                PixelScale.Scale(pixels.Slice(example * perExample, perExample), destination);
+            }
             labels[row * _classes + _labels[example]] = 1f;
         }
+    }
+
+    private static Tensor CheckTensor(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Shape.Rank < 2)
+        {
+            throw new ArgumentException(
+                $"Batching expects examples along the first dimension of a tensor of rank 2 or more; received shape {images.Shape}.", nameof(images));
+        }
+        return images;
+    }
+
+    private static Shape ExampleShapeOf(Tensor images) => CheckTensor(images).Shape.WithoutBatch();
+
+    private static ReadOnlyMemory<byte> CheckPixels(ReadOnlyMemory<byte> pixels, Shape exampleShape, int count)
+    {
+        if (exampleShape.Rank == 0)
+        {
+            throw new ArgumentException("Batching needs an example shape of rank 1 or more; received a rank-0 shape.", nameof(exampleShape));
+        }
+        if (pixels.Length != (long)count * exampleShape.Size)
+        {
+            throw new ArgumentException(
+                $"Batching needs one example of shape {exampleShape} ({exampleShape.Size} bytes) per label: {count} labels need {(long)count * exampleShape.Size} bytes; received {pixels.Length}.",
+                nameof(pixels));
+        }
+        return pixels;
     }
 
     private static void CheckEpoch(int epoch)

@@ -1,3 +1,4 @@
+using Engine.Data;
 using Engine.Layers;
 using Engine.Optimizers;
 
@@ -55,6 +56,28 @@ public class SequentialTests
         Evaluation evaluation = model.Evaluate(images, labels);
         Assert.That(evaluation.Count, Is.EqualTo(10));
         Assert.That(evaluation.Loss, Is.GreaterThan(0).And.LessThan(10));
+    }
+
+    /// <summary>The console evaluates the byte-backed test set batch by batch; the figures must be those of the float tensor.</summary>
+    [TestCase(100, 100)]
+    [TestCase(64, 64)]
+    [TestCase(64, 150)]
+    public void EvaluateAndPredictOverBatchesOfTheTestSetEqualThemOverItsTensor(int modelBatch, int sourceBatch)
+    {
+        MnistDataset test = MnistDataset.Load(TestPaths.MnistDirectory, MnistSplit.Test, limit: 1000);
+        var model = ReferenceModels.MnistCnn();
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: modelBatch, Seed: 7, Threads: 2));
+        ShuffledBatches batches = test.Batches(sourceBatch, shuffle: null);
+
+        Evaluation overTensor = model.Evaluate(test.Images(), test.OneHotLabels());
+        Evaluation overBatches = model.Evaluate(batches);
+        Tensor logitsOverTensor = model.Predict(test.Images());
+        Tensor logitsOverBatches = model.Predict(batches);
+
+        Assert.That(overBatches, Is.EqualTo(overTensor));
+        Assert.That(overBatches.Count, Is.EqualTo(1000));
+        Assert.That(logitsOverBatches.Shape, Is.EqualTo(new Shape(1000, 10)));
+        Assert.That(logitsOverBatches.ReadOnlySpan.SequenceEqual(logitsOverTensor.ReadOnlySpan), Is.True);
     }
 
     [Test]

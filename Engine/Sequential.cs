@@ -335,6 +335,41 @@ public sealed class Sequential
         return new Evaluation(lossSum / total, (double)correct / total, total);
     }
 
+    /// <summary>
+    /// The mean loss and accuracy over the examples of <paramref name="batches"/> (its epoch 0, e.g. a dataset's
+    /// batches in stored order), without dropout; a batch larger than the built size is taken in parts of that size.
+    /// With batches of the built size in stored order, equal to <see cref="Evaluate(Tensor, Tensor)"/> on the same examples.
+    /// </summary>
+    public Evaluation Evaluate(IBatchSource batches)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        int total = 0, correct = 0;
+        double lossSum = 0;
+        foreach (Batch batch in batches.GetEpoch(0))
+        {
+            CheckLabels(batch.Images, batch.Labels, anyBatch: true);
+            int size = batch.Images.Shape[0];
+            for (int start = 0; start < size; start += Options.BatchSize)
+            {
+                int count = Math.Min(Options.BatchSize, size - start);
+                Tensor labels = count == size ? batch.Labels : batch.Labels.SliceBatch(start, count);
+                Tensor logits = Forward(count == size ? batch.Images : batch.Images.SliceBatch(start, count), training: false);
+                _loss!.Forward(logits, labels);
+                foreach (float loss in _loss.PerExampleLoss)
+                {
+                    lossSum += loss;
+                }
+                correct += SoftmaxCrossEntropy.CountCorrect(logits.ReadOnlySpan, labels.ReadOnlySpan, count, logits.Shape[1]);
+            }
+            total += size;
+        }
+        if (total == 0)
+        {
+            throw new ArgumentException("Evaluate needs at least one example; the batch source yielded none.", nameof(batches));
+        }
+        return new Evaluation(lossSum / total, (double)correct / total, total);
+    }
+
     /// <summary>The logits [N, classes] for any number of images, in batches of the built size, without dropout.</summary>
     public Tensor Predict(Tensor images)
     {
@@ -360,6 +395,48 @@ public sealed class Sequential
             int count = Math.Min(batch, total - start);
             Forward(images.SliceBatch(start, count), training: false).ReadOnlySpan.CopyTo(logits.SliceBatch(start, count).Span);
         }
+    }
+
+    /// <summary>
+    /// The logits [<see cref="IBatchSource.ExampleCount"/>, classes] of the examples of <paramref name="batches"/>
+    /// (its epoch 0), in the order they come, without dropout; a batch larger than the built size is taken in parts of that size.
+    /// </summary>
+    public Tensor Predict(IBatchSource batches)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        if (!IsBuilt)
+        {
+            throw NotBuilt("Predict");
+        }
+        int total = batches.ExampleCount;
+        if (total < 1)
+        {
+            throw new ArgumentException($"Predict needs at least one example; the batch source holds {total}.", nameof(batches));
+        }
+        var logits = new Tensor(total, OutputShape[0]); // [N, classes]
+        int row = 0;
+        foreach (Batch batch in batches.GetEpoch(0))
+        {
+            CheckImages(batch.Images, anyBatch: true);
+            int size = batch.Images.Shape[0];
+            if (row + size > total)
+            {
+                throw new ArgumentException(
+                    $"The batch source declares {total} examples per epoch; received more ({row + size} after this batch).", nameof(batches));
+            }
+            for (int start = 0; start < size; start += Options.BatchSize)
+            {
+                int count = Math.Min(Options.BatchSize, size - start);
+                Tensor images = count == size ? batch.Images : batch.Images.SliceBatch(start, count);
+                Forward(images, training: false).ReadOnlySpan.CopyTo(logits.SliceBatch(row + start, count).Span);
+            }
+            row += size;
+        }
+        if (row != total)
+        {
+            throw new ArgumentException($"The batch source declares {total} examples per epoch; received {row}.", nameof(batches));
+        }
+        return logits;
     }
 
     /// <summary>The Keras-style table: layer (type), output shape, parameter count, totals.</summary>

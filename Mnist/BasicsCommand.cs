@@ -87,7 +87,7 @@ internal static class BasicsCommand
         output.WriteLine();
         output.WriteLine("6. The first MNIST training image");
         MnistDataset train = MnistData.LoadTrain(dataDirectory, limit: 1);
-        Tensor digit = train.Images.SliceBatch(0, 1);
+        Tensor digit = train.Images(0, 1);
         output.WriteLine($"train_images[0]: label {train.Labels[0]}, shape {Tuple(digit.Shape)}, values in [0, 1]");
         output.WriteLine(Pictures.ToText(digit.ReadOnlySpan, 28, 28));
         Pictures.Save(Picture("06_mnist_image.png"), new GrayImage(Channel(digit, 0), 28, 28), 8);

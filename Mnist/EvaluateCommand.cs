@@ -45,8 +45,9 @@ internal static class EvaluateCommand
         int[] labels = test.Labels.ToArray();
         Sequential model = Checkpoints.LoadReferenceModel(path, threads);
 
-        Evaluation evaluation = model.Evaluate(test.Images, test.OneHotLabels());
-        Tensor logits = model.Predict(test.Images);
+        ShuffledBatches batches = test.Batches(model.Options.BatchSize, shuffle: null); // one batch of floats at a time
+        Evaluation evaluation = model.Evaluate(batches);
+        Tensor logits = model.Predict(batches);
         int classes = logits.Shape[1];
         var confusion = new int[classes, classes];
         var wrong = new List<(int Index, int Predicted, double Confidence)>();
@@ -72,7 +73,7 @@ internal static class EvaluateCommand
             string matrixPath = Path.Combine(plotsDirectory, "confusion_matrix.png");
             Plots.SaveConfusionMatrix(matrixPath, confusion);
             var worst = wrong.OrderByDescending(w => w.Confidence).Take(WrongImagesShown).Select(w => new GrayImage(
-                test.Images.SliceBatch(w.Index, 1).ReadOnlySpan.ToArray(), 28, 28,
+                test.Images(w.Index, 1).ReadOnlySpan.ToArray(), 28, 28,
                 string.Create(CultureInfo.InvariantCulture, $"#{w.Index}: {labels[w.Index]}→{w.Predicted} {w.Confidence:P0}"))).ToList();
             output.WriteLine();
             output.WriteLine($"Confusion matrix: {matrixPath}");

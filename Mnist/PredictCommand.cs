@@ -47,7 +47,7 @@ internal static class PredictCommand
             {
                 throw ConsoleException.Usage($"--index must be below {test.Count} (the test set's size); received {testIndex}.");
             }
-            pixels = test.Images.SliceBatch(testIndex, 1).ReadOnlySpan.ToArray();
+            pixels = test.Images(testIndex, 1).ReadOnlySpan.ToArray();
             title = $"Test image {testIndex} (label {test.Labels[testIndex]})";
         }
         else

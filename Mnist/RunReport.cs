@@ -21,25 +21,18 @@ internal sealed record RunReport(
     string Checkpoint,
     DateTimeOffset Finished)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     /// <summary>The report as indented JSON.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => JsonSerializer.Serialize(this, ReportJson.Default.RunReport);
 
     /// <summary>Parses a report written by <see cref="ToJson"/>.</summary>
     public static RunReport FromJson(string json) =>
-        JsonSerializer.Deserialize<RunReport>(json, JsonOptions) ?? throw new InvalidDataException("The report is empty.");
+        JsonSerializer.Deserialize(json, ReportJson.Default.RunReport) ?? throw new InvalidDataException("The report is empty.");
 
     /// <summary>Serializes the epoch list alone (stored in checkpoints so a resumed run reports every epoch).</summary>
-    public static string EpochsToJson(IReadOnlyList<EpochReport> epochs) => JsonSerializer.Serialize(epochs, JsonOptions);
+    public static string EpochsToJson(IReadOnlyList<EpochReport> epochs) => JsonSerializer.Serialize(epochs, ReportJson.Default.IReadOnlyListEpochReport);
 
     /// <summary>Parses <see cref="EpochsToJson"/>.</summary>
-    public static List<EpochReport> EpochsFromJson(string json) => JsonSerializer.Deserialize<List<EpochReport>>(json, JsonOptions) ?? [];
+    public static List<EpochReport> EpochsFromJson(string json) => JsonSerializer.Deserialize(json, ReportJson.Default.ListEpochReport) ?? [];
 
     /// <summary>
     /// The SHA-256 (lower-case hex) of every parameter's float32 values as little-endian bytes, in
@@ -148,3 +141,14 @@ internal sealed record MachineReport(string Os, string Cpu, int LogicalCores, in
         return RuntimeInformation.ProcessArchitecture.ToString();
     }
 }
+
+/// <summary>
+/// The report's JSON (snake_case keys, indented, nulls left out), generated at compile time: serializing the
+/// epoch history into every checkpoint then needs no serializer built by reflection while the model is in memory.
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(RunReport))]
+[JsonSerializable(typeof(IReadOnlyList<EpochReport>))]
+[JsonSerializable(typeof(List<EpochReport>))]
+internal sealed partial class ReportJson : JsonSerializerContext;

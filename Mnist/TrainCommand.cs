@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Engine;
 using Engine.Checkpoint;
 using Engine.Data;
@@ -116,6 +117,49 @@ internal static class TrainCommand
         AtomicFile.EnsureWritableDirectory(Path.GetDirectoryName(reportPath)!, "report folder");
         AtomicFile.EnsureWritableDirectory(plotsDirectory, "plots folder");
 
+        RunReport? report = Train(session, settings, manager, latest, checkpointDirectory);
+        if (report is null)
+        {
+            return ExitCodes.Interrupted;
+        }
+
+        // The model's buffers and both datasets (about 200 MB) became garbage when Train returned. A compacting,
+        // aggressive collection returns their memory to the system before the plots load their graphics library
+        // (about 30 MB), so this last phase stays below the peak of training.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
+        EpochReport last = report.Epochs[^1];
+        string[] plots;
+        try
+        {
+            plots = Plots.SaveTrainingCurves(plotsDirectory, report.Epochs);
+            AtomicFile.WriteAllText(reportPath, report.ToJson());
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw ConsoleException.Failure(
+                $"training finished (checkpoint {report.Checkpoint}) but the report or plots could not be written: {Cli.OneLine(error.Message)}", error);
+        }
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epoch{(last.Epoch == 1 ? "" : "s")}."));
+        output.WriteLine($"parameters_sha256 {report.ParametersSha256}");
+        output.WriteLine($"Report: {reportPath}");
+        output.WriteLine($"Plots: {string.Join(", ", plots)}");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Loads the data, builds (or resumes) the model and trains it, saving a checkpoint after every epoch; returns the
+    /// run's report, or null when interrupted (after saving and printing how to resume). Nothing it allocates for
+    /// training outlives it (not inlined, so that its frame, which holds the model and datasets, is gone on return).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static RunReport? Train(ConsoleSession session, TrainSettings settings, CheckpointManager manager, string? latest,
+        string checkpointDirectory)
+    {
+        TextWriter output = session.Out;
+
         // On --resume the checkpoint's hyper-parameters win; contradicting them explicitly is an error.
         CheckpointContents? resumed = settings.Resume ? Checkpoints.Load(latest!, () => CheckpointFile.Load(latest!)) : null;
         if (resumed is not null)
@@ -151,7 +195,9 @@ internal static class TrainCommand
             }
         }
 
+        // Both splits stay uint8 in memory; each batch is converted to float32 into one reused tensor.
         IBatchSource batches = train.Batches(settings.BatchSize, new ShuffleOptions(ShuffleBuffer, position.ShuffleSeed));
+        IBatchSource testBatches = test.Batches(settings.BatchSize, shuffle: null);
         if (position.Batch > batches.BatchesPerEpoch)
         {
             throw ConsoleException.Failure(
@@ -201,7 +247,6 @@ internal static class TrainCommand
         {
             display.Run(() => result = model.Fit(batches, settings.Epochs, new FitOptions
             {
-                Validation = (test.Images, test.OneHotLabels()),
                 InitialEpoch = position.Epoch,
                 InitialBatch = position.Batch,
                 CancellationToken = session.Cancellation,
@@ -219,15 +264,16 @@ internal static class TrainCommand
                 },
                 OnEpochEnd = metrics =>
                 {
-                    double testLoss = metrics.Validation!.Value.Loss;
+                    Evaluation validation = model.Evaluate(testBatches);
+                    double testLoss = validation.Loss;
                     if (!double.IsFinite(testLoss))
                     {
                         // The weights overflow on the test set: stop before they are saved, as a non-finite training loss does.
                         throw new TrainingDivergedException(string.Create(CultureInfo.InvariantCulture,
-                            $"Epoch {metrics.Epoch + 1}, after optimizer step {model.Optimizer.Iterations}: the test loss is {testLoss}; {Divergence.FirstNonFiniteLayer(model, test.Images)} The epoch's weights were not saved."));
+                            $"Epoch {metrics.Epoch + 1}, after optimizer step {model.Optimizer.Iterations}: the test loss is {testLoss}; {Divergence.FirstNonFiniteLayer(model, test.Images())} The epoch's weights were not saved."));
                     }
                     var epoch = new EpochReport(metrics.Epoch + 1, metrics.TrainLoss, metrics.TrainAccuracy,
-                        testLoss, metrics.Validation.Value.Accuracy, metrics.Seconds, metrics.ImagesPerSecond,
+                        testLoss, validation.Accuracy, metrics.Seconds, metrics.ImagesPerSecond,
                         Environment.WorkingSet, GC.GetTotalAllocatedBytes(), GC.CollectionCount(2));
                     if (partial is not null && partial.Epoch == metrics.Epoch)
                     {
@@ -266,33 +312,15 @@ internal static class TrainCommand
             output.WriteLine($"Resume with: mnist train --resume --checkpoint-dir {Quote(settings.CheckpointDirectory)}"
                 + (settings.Epochs != DefaultEpochs ? $" --epochs {settings.Epochs}" : "")
                 + (settings.DataDirectory is null ? "" : $" --data {Quote(settings.DataDirectory)}"));
-            return ExitCodes.Interrupted;
+            return null;
         }
 
         EpochReport last = history[^1];
-        var report = new RunReport(
+        return new RunReport(
             new Hyperparameters("adam", settings.LearningRate, settings.BatchSize, settings.Epochs, ShuffleBuffer, settings.Seed, DropoutRate,
                 train.Count, test.Count),
             history, last.TestLoss, last.TestAccuracy, RunReport.DigestParameters(model), model.ParameterCount, model.Workers.Threads,
             MachineReport.Current(), ProcessReport.Current(), manager.LatestPath!, DateTimeOffset.UtcNow);
-        string[] plots;
-        try
-        {
-            plots = Plots.SaveTrainingCurves(plotsDirectory, history);
-            AtomicFile.WriteAllText(reportPath, report.ToJson());
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            throw ConsoleException.Failure(
-                $"training finished (checkpoint {manager.LatestPath}) but the report or plots could not be written: {Cli.OneLine(error.Message)}", error);
-        }
-
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Test accuracy {last.TestAccuracy:F4} (loss {last.TestLoss:F4}) after {last.Epoch} epoch{(last.Epoch == 1 ? "" : "s")}."));
-        output.WriteLine($"parameters_sha256 {report.ParametersSha256}");
-        output.WriteLine($"Report: {reportPath}");
-        output.WriteLine($"Plots: {string.Join(", ", plots)}");
-        return ExitCodes.Success;
     }
 
     /// <summary>

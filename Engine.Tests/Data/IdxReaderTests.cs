@@ -202,6 +202,56 @@ public sealed class IdxReaderTests
     }
 
     [Test]
+    public void Read_GzipFile_DecompressesIntoOneArrayOfTheDeclaredSize()
+    {
+        // MNIST's training images: 47,040,000 bytes of data. Growing a buffer by doubling would allocate about twice that.
+        string path = Path.Combine(TestPaths.MnistDirectory, "train-images-idx3-ubyte.gz");
+        IdxReader.Read(Path.Combine(TestPaths.MnistDirectory, "t10k-labels-idx1-ubyte.gz")); // warm up the reader's code paths
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        IdxArray images = IdxReader.Read(path);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.That(images.Count, Is.EqualTo(47_040_000));
+        Assert.That(allocated, Is.LessThan(47_040_000 + (1L << 20)), "bytes allocated while reading 47,040,000 bytes of data");
+    }
+
+    [Test]
+    public void Read_GzipWhoseTrailerVouchesForMissingData_StillFails()
+    {
+        // The data stops 5 bytes early, but the trailer's ISIZE is forged to the length the header declares
+        // (the decoder itself then rejects the trailer, or the reader finds the data short).
+        byte[] content = [.. Header(0x0C, 2, 3), .. new byte[4 * 6 - 5]];
+        byte[] gzip = Compress(content, IdxCompression.Gzip);
+        BinaryPrimitives.WriteUInt32LittleEndian(gzip.AsSpan(gzip.Length - 4), (uint)(content.Length + 5));
+        string path = WriteBytes("forged-size.gz", gzip);
+
+        var exception = Assert.Throws<InvalidDataException>(() => IdxReader.Read(path))!;
+
+        Assert.That(exception.Message, Does.Contain(path).And.Contain("gzip"));
+        Assert.That(exception.Message, Does.Contain("shorter").Or.Contain("corrupt"));
+    }
+
+    [Test]
+    public void Read_TinyGzipWhoseTrailerVouchesForAHugeSize_FailsWithoutAllocatingIt()
+    {
+        // Declares 2^28 floats (1 GiB) in a gzip file of a few dozen bytes whose trailer claims that size too:
+        // deflate cannot expand a stream that much, so the reader still grows its buffer as data arrives (and the
+        // decoder, or the reader, rejects the stream when it ends).
+        byte[] content = [.. Header(0x0D, 1 << 14, 1 << 14), 1, 2, 3, 4];
+        byte[] gzip = Compress(content, IdxCompression.Gzip);
+        BinaryPrimitives.WriteUInt32LittleEndian(gzip.AsSpan(gzip.Length - 4), unchecked((uint)(12 + (1L << 30))));
+        string path = WriteBytes("forged-huge.gz", gzip);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var exception = Assert.Throws<InvalidDataException>(() => IdxReader.Read(path))!;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.That(exception.Message, Does.Contain(path).And.Contain("gzip"));
+        Assert.That(allocated, Is.LessThan(8L << 20), "bytes allocated while rejecting a file that declares 1 GiB");
+    }
+
+    [Test]
     public void Read_RejectsTruncatedGzip()
     {
         byte[] gzip = Compress([.. Header(0x08, 1000), .. RandomBytes(1000, seed: 4)], IdxCompression.Gzip);

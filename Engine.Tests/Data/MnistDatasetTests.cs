@@ -38,7 +38,8 @@ public sealed class MnistDatasetTests
         MnistDataset train = Train.Value;
 
         Assert.That(train.Count, Is.EqualTo(60000));
-        Assert.That(train.Images.Shape, Is.EqualTo(new Shape(60000, 28, 28, 1)));
+        Assert.That(train.Pixels.Length, Is.EqualTo(60000 * 28 * 28));
+        Assert.That(train.ToString(), Is.EqualTo("MNIST Train: 60000 images [60000, 28, 28, 1]"));
         Assert.That(train.Labels[..10].ToArray(), Is.EqualTo(FirstTrainingLabels));
         Assert.That(train.Split, Is.EqualTo(MnistSplit.Train));
     }
@@ -49,7 +50,7 @@ public sealed class MnistDatasetTests
         MnistDataset test = Test.Value;
 
         Assert.That(test.Count, Is.EqualTo(10000));
-        Assert.That(test.Images.Shape, Is.EqualTo(new Shape(10000, 28, 28, 1)));
+        Assert.That(test.Pixels.Length, Is.EqualTo(10000 * 28 * 28));
     }
 
     [TestCase("train-images-idx3-ubyte")]
@@ -75,11 +76,22 @@ public sealed class MnistDatasetTests
     }
 
     [Test]
-    public void Load_ScalesEveryPixelByOneOver255()
+    public void Load_KeepsThePixelsAsStored()
+    {
+        byte[] raw = Decompress(Path.Combine(TestPaths.MnistDirectory, "t10k-images-idx3-ubyte.gz"));
+
+        Assert.That(Test.Value.Pixels.SequenceEqual(raw.AsSpan(16)), Is.True);
+    }
+
+    [Test]
+    public void Images_ScaleEveryPixelByOneOver255()
     {
         // Independent decoding: the raw bytes after the 16-byte header, divided by 255f.
         byte[] raw = Decompress(Path.Combine(TestPaths.MnistDirectory, "t10k-images-idx3-ubyte.gz"));
-        ReadOnlySpan<float> pixels = Test.Value.Images.ReadOnlySpan;
+        Tensor images = Test.Value.Images();
+        ReadOnlySpan<float> pixels = images.ReadOnlySpan;
+
+        Assert.That(images.Shape, Is.EqualTo(new Shape(10000, 28, 28, 1)));
 
         Assert.That(pixels.Length, Is.EqualTo(raw.Length - 16));
         int mismatches = 0;
@@ -110,7 +122,7 @@ public sealed class MnistDatasetTests
         MnistDataset test = MnistDataset.Load(_directory, MnistSplit.Test);
 
         Assert.That(test.Count, Is.EqualTo(10000));
-        Assert.That(test.Images.ReadOnlySpan.SequenceEqual(Test.Value.Images.ReadOnlySpan), Is.True);
+        Assert.That(test.Pixels.SequenceEqual(Test.Value.Pixels), Is.True);
         Assert.That(test.Labels.SequenceEqual(Test.Value.Labels), Is.True);
     }
 
@@ -120,9 +132,10 @@ public sealed class MnistDatasetTests
         MnistDataset first = MnistDataset.Load(TestPaths.MnistDirectory, MnistSplit.Train, limit: 10);
 
         Assert.That(first.Count, Is.EqualTo(10));
-        Assert.That(first.Images.Shape, Is.EqualTo(new Shape(10, 28, 28, 1)));
+        Assert.That(first.Pixels.Length, Is.EqualTo(10 * 28 * 28));
         Assert.That(first.Labels.ToArray(), Is.EqualTo(FirstTrainingLabels));
-        Assert.That(first.Images.ReadOnlySpan.SequenceEqual(Train.Value.Images.SliceBatch(0, 10).ReadOnlySpan), Is.True);
+        Assert.That(first.Pixels.SequenceEqual(Train.Value.Pixels[..(10 * 28 * 28)]), Is.True);
+        Assert.That(first.Images().ReadOnlySpan.SequenceEqual(Train.Value.Images(0, 10).ReadOnlySpan), Is.True);
     }
 
     [Test]
@@ -180,6 +193,61 @@ public sealed class MnistDatasetTests
 
         Assert.That(exception.Message, Does.Contain(Path.Combine(_directory, "t10k-images-idx3-ubyte"))
             .And.Contain(Path.Combine(_directory, "t10k-images-idx3-ubyte.gz")));
+    }
+
+    [Test]
+    public void Images_OfARange_AreThatPartOfAllImages()
+    {
+        Tensor all = Test.Value.Images();
+
+        Tensor part = Test.Value.Images(9995, 5);
+
+        Assert.That(part.Shape, Is.EqualTo(new Shape(5, 28, 28, 1)));
+        Assert.That(part.ReadOnlySpan.SequenceEqual(all.SliceBatch(9995, 5).ReadOnlySpan), Is.True);
+        var exception = Assert.Throws<ArgumentOutOfRangeException>(() => Test.Value.Images(9995, 6))!;
+        Assert.That(exception.Message, Does.Contain("[9995, 10001)").And.Contain("10000 images"));
+    }
+
+    [Test]
+    public void FromIdx_CopiesTheCallersPixels()
+    {
+        byte[] pixels = new byte[2 * 28 * 28];
+        pixels[0] = 255;
+        var dataset = MnistDataset.FromIdx(IdxArray.Create(pixels, 2, 28, 28), IdxArray.Create(new byte[] { 3, 4 }, 2), MnistSplit.Test);
+
+        pixels[0] = 0;
+
+        Assert.That(dataset.Pixels[0], Is.EqualTo(255));
+        Assert.That(dataset.Images(0, 1)[0, 0, 0, 0], Is.EqualTo(1f));
+    }
+
+    /// <summary>
+    /// The console's training batches (batch 100, shuffle buffer 100,000, seed 42) from the stored bytes equal, value for
+    /// value and in the same order, those cut from the float tensor of the whole split, as the console made them before.
+    /// </summary>
+    [TestCase(MnistSplit.Train, 100, 0)]
+    [TestCase(MnistSplit.Test, 96, 1)]
+    public void Batches_EqualTheBatchesOfTheScaledImagesTensor(MnistSplit split, int batchSize, int epoch)
+    {
+        MnistDataset dataset = split == MnistSplit.Train ? Train.Value : Test.Value;
+        var shuffle = new ShuffleOptions(BufferSize: 100_000, Seed: 42);
+        ShuffledBatches fromBytes = dataset.Batches(batchSize, shuffle);
+        var fromTensor = new ShuffledBatches(dataset.Images(), dataset.Labels, MnistDataset.ClassCount, batchSize, shuffle);
+
+        using IEnumerator<Batch> expected = fromTensor.GetEpoch(epoch).GetEnumerator();
+        int batches = 0, differences = 0;
+        foreach (Batch batch in fromBytes.GetEpoch(epoch))
+        {
+            Assert.That(expected.MoveNext(), Is.True);
+            Assert.That(batch.Images.Shape, Is.EqualTo(expected.Current.Images.Shape));
+            differences += batch.Images.ReadOnlySpan.SequenceEqual(expected.Current.Images.ReadOnlySpan) ? 0 : 1;
+            differences += batch.Labels.ReadOnlySpan.SequenceEqual(expected.Current.Labels.ReadOnlySpan) ? 0 : 1;
+            batches++;
+        }
+
+        Assert.That(expected.MoveNext(), Is.False);
+        Assert.That(batches, Is.EqualTo(fromTensor.BatchesPerEpoch));
+        Assert.That(differences, Is.Zero, "batches whose images or labels differ");
     }
 
     [Test]

@@ -258,6 +258,65 @@ public sealed class ShuffledBatchesTests
     }
 
     [Test]
+    public void IteratingBytePixelBatches_AllocatesNothingPerBatch()
+    {
+        (byte[] pixels, int[] labels) = PixelExamples(6400);
+        var batches = new ShuffledBatches(pixels, new Shape(2, 3, 1), labels, Classes, 32, new ShuffleOptions(1000, Seed: 1));
+        for (int warmUp = 0; warmUp < 3; warmUp++)
+        {
+            AllocatedWhileTaking(batches, warmUp, batches.BatchesPerEpoch);
+        }
+
+        long tenBatches = AllocatedWhileTaking(batches, 5, 10);
+        long allBatches = AllocatedWhileTaking(batches, 7, batches.BatchesPerEpoch);
+
+        Assert.That(allBatches, Is.EqualTo(tenBatches), "bytes allocated by 200 batches vs 10 batches of an epoch");
+    }
+
+    [TestCase(16, 50, false)]
+    [TestCase(16, 50, true)]
+    [TestCase(7, 1, false)]
+    [TestCase(300, 1000, false)]
+    public void BytePixelBatches_EqualBatchesOfTheTensorOfPixelOver255(int batchSize, int bufferSize, bool dropRemainder)
+    {
+        // Every byte value occurs; the tensor is scaled independently of the batcher, by division.
+        (byte[] pixels, int[] labels) = PixelExamples(259);
+        var images = new Tensor(259, 2, 3, 1);
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            images.Span[i] = pixels[i] / 255f;
+        }
+        var options = new ShuffleOptions(bufferSize, Seed: 42);
+        var fromBytes = new ShuffledBatches(pixels, new Shape(2, 3, 1), labels, Classes, batchSize, options, dropRemainder);
+        var fromFloats = new ShuffledBatches(images, labels, Classes, batchSize, options, dropRemainder);
+        Assert.That(fromBytes.BatchesPerEpoch, Is.EqualTo(fromFloats.BatchesPerEpoch));
+        Assert.That(fromBytes.ExampleCount, Is.EqualTo(fromFloats.ExampleCount));
+
+        for (int epoch = 0; epoch < 3; epoch++)
+        {
+            var floatBatches = fromFloats.GetEpoch(epoch).Select(batch => (batch.Images.ReadOnlySpan.ToArray(), batch.Labels.ReadOnlySpan.ToArray(), batch.Images.Shape)).ToList();
+            int index = 0;
+            foreach (Batch batch in fromBytes.GetEpoch(epoch))
+            {
+                (float[] expectedImages, float[] expectedLabels, Shape expectedShape) = floatBatches[index++];
+                Assert.That(batch.Images.Shape, Is.EqualTo(expectedShape), $"epoch {epoch}, batch {index}");
+                Assert.That(batch.Images.ReadOnlySpan.SequenceEqual(expectedImages), Is.True, $"images of epoch {epoch}, batch {index}");
+                Assert.That(batch.Labels.ReadOnlySpan.SequenceEqual(expectedLabels), Is.True, $"labels of epoch {epoch}, batch {index}");
+            }
+            Assert.That(index, Is.EqualTo(floatBatches.Count));
+        }
+    }
+
+    [Test]
+    public void BytePixelConstructor_RejectsAPixelCountThatDoesNotFitTheLabels()
+    {
+        var exception = Assert.Throws<ArgumentException>(
+            () => new ShuffledBatches(new byte[59], new Shape(2, 3, 1), new int[10], Classes, 4, shuffle: null))!;
+
+        Assert.That(exception.Message, Does.Contain("[2, 3, 1]").And.Contain("10 labels need 60 bytes").And.Contain("received 59"));
+    }
+
+    [Test]
     public void Constructor_RejectsLabelCountThatDiffersFromTheImages()
     {
         (Tensor images, _) = Examples(10);
@@ -315,6 +374,14 @@ public sealed class ShuffledBatchesTests
 
         Assert.That(history.Epochs, Has.Count.EqualTo(2));
         Assert.That(history.Epochs.All(epoch => double.IsFinite(epoch.TrainLoss)), Is.True);
+    }
+
+    /// <summary>N uint8 examples [N, 2, 3, 1] whose pixels run through every byte value, labeled index mod 7.</summary>
+    private static (byte[] Pixels, int[] Labels) PixelExamples(int count)
+    {
+        byte[] pixels = Enumerable.Range(0, count * 6).Select(i => (byte)(i * 7 % 256)).ToArray();
+        int[] labels = Enumerable.Range(0, count).Select(example => example % 7).ToArray();
+        return (pixels, labels);
     }
 
     private static long AllocatedWhileTaking(ShuffledBatches batches, int epoch, int count)
