@@ -153,6 +153,31 @@ public class DirectConvTests
     }
 
     [Test]
+    public void ThrowsForTooShortBuffersAndMoreThanOneChannel()
+    {
+        var geometry = Geometry(5, 5, 3, 3, 1, 1, Padding.Same);
+        const int filters = 32, count = 2;
+        float[] padded = new float[count * DirectConv.PaddedLength(geometry)], kernel = new float[9 * filters], bias = new float[filters];
+        float[] output = new float[count * geometry.OutputPixels * filters], dKernel = new float[9 * filters];
+        var shortOutput = Assert.Throws<ArgumentException>(() =>
+            DirectConv.Forward(padded, kernel, bias, geometry, filters, count, relu: true, output.AsSpan(1)));
+        Assert.That(shortOutput!.Message, Does.Contain("output").And.Contain($"{output.Length}").And.Contain($"{output.Length - 1}"));
+        Assert.Throws<ArgumentException>(() =>
+            DirectConv.Forward(padded.AsSpan(1), kernel, bias, geometry, filters, count, relu: true, output));
+        Assert.Throws<ArgumentException>(() =>
+            DirectConv.Forward(padded, kernel, bias.AsSpan(1), geometry, filters, count, relu: true, output));
+        var shortKernel = Assert.Throws<ArgumentException>(() =>
+            DirectConv.WeightGradient(padded, output, output, geometry, filters, count, dKernel.AsSpan(1), bias));
+        Assert.That(shortKernel!.Message, Does.Contain("dKernel"));
+        Assert.Throws<ArgumentException>(() =>
+            DirectConv.WeightGradient(padded, output.AsSpan(1), output, geometry, filters, count, dKernel, bias));
+        var three = ConvGeometry.TryCreate(5, 5, 3, new Size2(3, 3), new Size2(1, 1), Padding.Same)!.Value;
+        var channels = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            DirectConv.ForwardReference(padded, kernel, bias, three, filters, count, relu: true, output));
+        Assert.That(channels!.Message, Does.Contain("C=3"));
+    }
+
+    [Test]
     public void SupportsOneChannelAndWholeFilterBlocksOnly()
     {
         var one = Geometry(28, 28, 3, 3, 1, 1, Padding.Same);

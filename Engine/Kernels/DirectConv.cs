@@ -439,24 +439,43 @@ public static class DirectConv
         }
     }
 
+    // The SIMD kernels index through pointers: lengths are checked in every build, not only asserted.
     private static void CheckLengths(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int count, Span<float> output)
     {
-        Debug.Assert(geometry.Channels == 1 && filters >= 1 && count >= 0);
-        Debug.Assert(padded.Length >= (long)count * PaddedLength(geometry));
-        Debug.Assert(kernel.Length >= geometry.KernelHeight * geometry.KernelWidth * filters);
-        Debug.Assert(bias.IsEmpty || bias.Length >= filters);
-        Debug.Assert(output.Length >= (long)count * geometry.OutputPixels * filters);
+        CheckDimensions(geometry, filters, count);
+        CheckLength(padded.Length, (long)count * PaddedLength(geometry), nameof(padded), "N·PH·PW");
+        CheckLength(kernel.Length, (long)geometry.KernelHeight * geometry.KernelWidth * filters, nameof(kernel), "KH·KW·F");
+        CheckLength(bias.IsEmpty ? filters : bias.Length, filters, nameof(bias), "F (or empty)");
+        CheckLength(output.Length, (long)count * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
     }
 
     private static void CheckGradientLengths(ReadOnlySpan<float> padded, ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput,
         in ConvGeometry geometry, int filters, int count, Span<float> dKernel, Span<float> dBias)
     {
         long outputLength = (long)count * geometry.OutputPixels * filters;
-        Debug.Assert(geometry.Channels == 1 && filters >= 1 && count >= 0);
-        Debug.Assert(padded.Length >= (long)count * PaddedLength(geometry));
-        Debug.Assert((output.IsEmpty || output.Length >= outputLength) && dOutput.Length >= outputLength);
-        Debug.Assert(dKernel.Length >= geometry.KernelHeight * geometry.KernelWidth * filters);
-        Debug.Assert(dBias.IsEmpty || dBias.Length >= filters);
+        CheckDimensions(geometry, filters, count);
+        CheckLength(padded.Length, (long)count * PaddedLength(geometry), nameof(padded), "N·PH·PW");
+        CheckLength(output.IsEmpty ? outputLength : output.Length, outputLength, nameof(output), "N·OH·OW·F (or empty)");
+        CheckLength(dOutput.Length, outputLength, nameof(dOutput), "N·OH·OW·F");
+        CheckLength(dKernel.Length, (long)geometry.KernelHeight * geometry.KernelWidth * filters, nameof(dKernel), "KH·KW·F");
+        CheckLength(dBias.IsEmpty ? filters : dBias.Length, filters, nameof(dBias), "F (or empty)");
+    }
+
+    private static void CheckDimensions(in ConvGeometry geometry, int filters, int count)
+    {
+        if (geometry.Channels != 1 || filters < 1 || count < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(geometry),
+                $"DirectConv expects C = 1, F >= 1 and N >= 0; received C={geometry.Channels}, F={filters}, N={count}.");
+        }
+    }
+
+    private static void CheckLength(long length, long required, string name, string formula)
+    {
+        if (length < required)
+        {
+            throw new ArgumentException($"DirectConv expects {name} to hold at least {formula} = {required} floats; received {length}.", name);
+        }
     }
 }
