@@ -31,6 +31,75 @@ public class Conv2DTests
         Golden.AssertClose(layer.Bias.Gradient, Golden.Tensor(expected.GetProperty("dbias")), 1e-5, "dbias");
     }
 
+    /// <summary>The golden cases with one input channel, which Conv2D runs directly when F is a multiple of 32.</summary>
+    public static IEnumerable<TestCaseData> OneChannelGoldenCases() =>
+        from name in GoldenCases
+        where Golden.Tensor(Golden.Case("conv2d.json", name).GetProperty("inputs").GetProperty("x")).Shape[3] == 1
+        from computeInputGradient in new[] { true, false }
+        select new TestCaseData(name, computeInputGradient);
+
+    [TestCaseSource(nameof(OneChannelGoldenCases))]
+    public void MatchesTensorFlowGoldenThroughTheDirectPath(string name, bool computeInputGradient)
+    {
+        // The golden filters widened to 32 with random extra filters whose dy is zero: the first
+        // channels of y and of the gradients are the golden ones, and dx is unchanged.
+        var golden = Golden.Case("conv2d.json", name);
+        var inputs = golden.GetProperty("inputs");
+        var expected = golden.GetProperty("expected");
+        Tensor x = Golden.Tensor(inputs.GetProperty("x"));
+        Tensor kernel = Golden.Tensor(inputs.GetProperty("kernel"));
+        Tensor bias = Golden.Tensor(inputs.GetProperty("bias"));
+        Tensor dy = Golden.Tensor(inputs.GetProperty("dy"));
+        var parameters = golden.GetProperty("params");
+        int goldenFilters = kernel.Shape[3];
+        const int Filters = 32;
+
+        var layer = LayerHarness.Built(new Conv2D(Filters, new Size2(kernel.Shape[0], kernel.Shape[1]),
+            Golden.Pair(parameters.GetProperty("strides")), Golden.Padding(parameters.GetProperty("padding")),
+            biasInitializer: new Engine.Initializers.RandomNormal(0, 1)) { ComputeInputGradient = computeInputGradient }, x.Shape);
+        Assert.That(layer.UsesDirectConvolution, Is.EqualTo(Engine.Kernels.DirectConv.IsSupported(layer.Geometry, Filters)));
+        if (!layer.UsesDirectConvolution)
+        {
+            Assert.Ignore("DirectConv's SIMD kernels need AVX-512.");
+        }
+        CopyColumns(kernel.ReadOnlySpan, goldenFilters, layer.Kernel.Value.Span, Filters);
+        CopyColumns(bias.ReadOnlySpan, goldenFilters, layer.Bias!.Value.Span, Filters);
+        var wideDy = new Tensor(layer.OutputShape.WithBatch(dy.Shape[0]));
+        CopyColumns(dy.ReadOnlySpan, goldenFilters, wideDy.Span, Filters);
+
+        Tensor y = layer.Forward(x, training: true);
+        Golden.AssertClose(Columns(y.ReadOnlySpan, Filters, goldenFilters), Golden.Tensor(expected.GetProperty("y")).ReadOnlySpan, 1e-5, "y");
+        Tensor dx = layer.Backward(wideDy);
+        if (computeInputGradient)
+        {
+            Golden.AssertClose(dx, Golden.Tensor(expected.GetProperty("dx")), 1e-5, "dx");
+        }
+        Golden.AssertClose(Columns(layer.Kernel.Gradient.ReadOnlySpan, Filters, goldenFilters),
+            Golden.Tensor(expected.GetProperty("dkernel")).ReadOnlySpan, 1e-5, "dkernel");
+        Golden.AssertClose(Columns(layer.Bias.Gradient.ReadOnlySpan, Filters, goldenFilters),
+            Golden.Tensor(expected.GetProperty("dbias")).ReadOnlySpan, 1e-5, "dbias");
+    }
+
+    /// <summary>Copies rows of <paramref name="narrowWidth"/> floats into the first columns of rows <paramref name="wideWidth"/> wide.</summary>
+    private static void CopyColumns(ReadOnlySpan<float> narrow, int narrowWidth, Span<float> wide, int wideWidth)
+    {
+        for (int row = 0; row < narrow.Length / narrowWidth; row++)
+        {
+            narrow.Slice(row * narrowWidth, narrowWidth).CopyTo(wide.Slice(row * wideWidth));
+        }
+    }
+
+    /// <summary>The first <paramref name="narrowWidth"/> columns of rows <paramref name="wideWidth"/> wide.</summary>
+    private static float[] Columns(ReadOnlySpan<float> wide, int wideWidth, int narrowWidth)
+    {
+        float[] narrow = new float[wide.Length / wideWidth * narrowWidth];
+        for (int row = 0; row < wide.Length / wideWidth; row++)
+        {
+            wide.Slice(row * wideWidth, narrowWidth).CopyTo(narrow.AsSpan(row * narrowWidth));
+        }
+        return narrow;
+    }
+
     public static IEnumerable<string> BasicsCases => Golden.CaseNames("cnn_basics.json");
 
     [TestCaseSource(nameof(BasicsCases))]
@@ -90,6 +159,26 @@ public class Conv2DGradientTests
         var input = GradientCheck.SpreadValues(new Shape(2, height, width, channels), seed: height * 31 + width);
         var layer = LayerHarness.Built(new Conv2D(filters, new Size2(kernelHeight, kernelWidth), new Size2(strideHeight, strideWidth), padding,
             relu ? Activation.Relu : Activation.None, biasInitializer: new Engine.Initializers.RandomNormal(0, 0.1)), input.Shape);
+        GradientCheck.Layer(layer, input, step: relu ? 1e-3 : 1e-2);
+    }
+
+    // One input channel and 32 filters: the direct path (DirectConv), with and without dInput. (With a
+    // ReLU, 5x5 taps at stride 1 move too many pre-activations across zero for central differences.)
+    [TestCase(5, 6, 3, 3, 1, 1, Padding.Same, true, true)]
+    [TestCase(5, 6, 3, 3, 1, 1, Padding.Same, true, false)]
+    [TestCase(7, 6, 3, 2, 2, 1, Padding.Same, false, true)]
+    [TestCase(9, 8, 4, 4, 2, 2, Padding.Same, true, false)]
+    [TestCase(8, 7, 2, 3, 2, 3, Padding.Valid, false, false)]
+    [TestCase(7, 7, 5, 5, 1, 1, Padding.Same, false, true)]
+    [TestCase(9, 8, 5, 5, 2, 2, Padding.Same, true, false)]
+    public void DirectPathMatchesCentralDifferences(int height, int width, int kernelHeight, int kernelWidth,
+        int strideHeight, int strideWidth, Padding padding, bool relu, bool computeInputGradient)
+    {
+        var input = GradientCheck.SpreadValues(new Shape(2, height, width, 1), seed: height * 31 + width);
+        var layer = LayerHarness.Built(new Conv2D(32, new Size2(kernelHeight, kernelWidth), new Size2(strideHeight, strideWidth), padding,
+            relu ? Activation.Relu : Activation.None, biasInitializer: new Engine.Initializers.RandomNormal(0, 0.1))
+        { ComputeInputGradient = computeInputGradient }, input.Shape);
+        Assert.That(layer.UsesDirectConvolution, Is.EqualTo(Engine.Kernels.DirectConv.IsSupported(layer.Geometry, 32)));
         GradientCheck.Layer(layer, input, step: relu ? 1e-3 : 1e-2);
     }
 

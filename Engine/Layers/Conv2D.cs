@@ -6,7 +6,9 @@ namespace Engine.Layers;
 
 /// <summary>
 /// 2-D convolution (TensorFlow's cross-correlation) over NHWC input with an HWIO kernel
-/// [KH, KW, C, F], optional bias and fused ReLU: im2col into a buffer kept for Backward, then one GEMM.
+/// [KH, KW, C, F], optional bias and fused ReLU: im2col into a buffer kept for Backward, then one GEMM;
+/// with one input channel and whole blocks of 32 filters (the first layer), a direct convolution of
+/// zero-padded images kept for Backward (<see cref="DirectConv"/>), with no im2col buffer.
 /// </summary>
 public sealed class Conv2D : Layer
 {
@@ -27,7 +29,9 @@ public sealed class Conv2D : Layer
     private Parameter[] _parameters = [];
     private ConvGeometry _geometry;
     private Workers? _workers;
-    private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block
+    private bool _direct;            // DirectConv instead of im2col + GEMM
+    private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
+    private Tensor? _padded;         // [N, PH, PW]: zero-padded images, direct only
     private Tensor? _output;         // [N, OH, OW, F]
     private Tensor? _dPreActivation; // [N·OH·OW, F]
     private Tensor? _dColumns;       // [chunks, block rows, KH·KW·C]
@@ -114,6 +118,12 @@ public sealed class Conv2D : Layer
     /// <inheritdoc />
     public override IReadOnlyList<Parameter> Parameters => _parameters;
 
+    /// <summary>The built geometry.</summary>
+    internal ConvGeometry Geometry => _geometry;
+
+    /// <summary>Whether Build chose the direct convolution (<see cref="DirectConv"/>) over im2col + GEMM.</summary>
+    internal bool UsesDirectConvolution => _direct;
+
     /// <inheritdoc />
     protected override Shape OnBuild(Shape inputShape, LayerContext context)
     {
@@ -144,9 +154,12 @@ public sealed class Conv2D : Layer
 
         _keepColumns = patch < KeepColumnsBelow;
         _blockRows = _keepColumns ? rows : BlockRows(patch, rows);
-        _columns = _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
+        _direct = DirectConv.IsSupported(_geometry, Filters);
+        _columns = _direct ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
+        _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
-        _dPreActivation = Activation == Activation.Relu ? new Tensor(rows, Filters) : null;
+        // The direct path masks dOutput inside its kernel gradient; it needs dPre only for dInput.
+        _dPreActivation = Activation == Activation.Relu && (!_direct || ComputeInputGradient) ? new Tensor(rows, Filters) : null;
         _dColumns = ComputeInputGradient ? new Tensor(_keepColumns ? rows : MaxChunks * _blockRows, patch) : null;
         _dInput = new Tensor(inputShape);
         _dKernelPartials = new Tensor(MaxChunks, patch, Filters);
@@ -172,6 +185,15 @@ public sealed class Conv2D : Layer
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
         int rowStart = first * pixels, rows = examples * pixels;
         ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
+        if (_direct)
+        {
+            int paddedLength = DirectConv.PaddedLength(_geometry);
+            Span<float> padded = _padded!.Span.Slice(first * paddedLength, examples * paddedLength); // [examples, PH, PW]
+            DirectConv.Pad(input, _geometry, examples, padded);
+            DirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
+                _geometry, Filters, examples, Activation == Activation.Relu, _output!.Span.Slice(rowStart * Filters, rows * Filters));
+            return;
+        }
         Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         bool relu = Activation == Activation.Relu;
         // Row blocks small enough that the im2col block and its output stay in L2 for the product.
@@ -239,12 +261,17 @@ public sealed class Conv2D : Layer
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
         int rowStart = first * pixels, rows = examples * pixels;
         ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
-        Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         Span<float> dKernel = _dKernelPartials!.Span.Slice(chunk * patch * Filters, patch * Filters); // [KH·KW·C, F]
         Span<float> dBias = _bias is null ? default : _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
         dBias.Clear();
         Span<float> dInput = ComputeInputGradient ? _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength) : default;
         dInput.Clear();
+        if (_direct)
+        {
+            DirectBackwardChunk(chunk, first, examples, dKernel, dBias, dInput);
+            return;
+        }
+        Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         for (int row = 0; row < rows; row += _blockRows)
         {
             int block = Math.Min(_blockRows, rows - row);
@@ -272,6 +299,40 @@ public sealed class Conv2D : Layer
                 Gemm.Multiply(dPre, _kernelTransposed!.ReadOnlySpan, block, patch, Filters, dColumns, accumulate: false);
                 Im2Col.FoldRows(dColumns, _geometry, row, block, dInput);
             }
+        }
+    }
+
+    /// <summary>
+    /// The direct path's backward for chunk <paramref name="chunk"/>, examples [first, first + count):
+    /// the kernel and bias gradients in one pass over dOutput, which DirectConv masks by the ReLU itself
+    /// unless dPre is stored for the input gradient; that still goes through dColumns and col2im.
+    /// </summary>
+    private void DirectBackwardChunk(int chunk, int first, int count, Span<float> dKernel, Span<float> dBias, Span<float> dInput)
+    {
+        int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
+        int rowStart = first * pixels, rows = count * pixels;
+        ReadOnlySpan<float> dPre = _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters);                // [rows, F]
+        ReadOnlySpan<float> reluOutput = Activation == Activation.Relu ? _output!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters) : default;
+        if (_dPreActivation is not null && !reluOutput.IsEmpty)
+        {
+            Span<float> masked = _dPreActivation.Span.Slice(rowStart * Filters, rows * Filters);                     // [rows, F]
+            Activations.ReluBackward(reluOutput, dPre, masked);
+            dPre = masked;
+            reluOutput = default;
+        }
+        dKernel.Clear();
+        DirectConv.WeightGradient(_padded!.ReadOnlySpan.Slice(first * DirectConv.PaddedLength(_geometry)), reluOutput, dPre,
+            _geometry, Filters, count, dKernel, dBias);
+        if (!ComputeInputGradient)
+        {
+            return;
+        }
+        Span<float> dColumns = _dColumns!.Span.Slice(ColumnsOffset(chunk, rowStart));                                   // [block rows, KH·KW·C]
+        for (int row = 0; row < rows; row += _blockRows)
+        {
+            int block = Math.Min(_blockRows, rows - row);
+            Gemm.Multiply(dPre.Slice(row * Filters, block * Filters), _kernelTransposed!.ReadOnlySpan, block, patch, Filters, dColumns, accumulate: false);
+            Im2Col.FoldRows(dColumns, _geometry, row, block, dInput);
         }
     }
 

@@ -1,0 +1,481 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Engine.Kernels;
+
+// Shape legend: N batch, H/W input spatial, KH/KW kernel, OH/OW output spatial, F filters, taps =
+// KH·KW. One input channel (C = 1), so a window is KH·KW single floats and the kernel is [taps, F].
+// Padded images [N, PH, PW] hold exactly the cells the windows read, zeros in the padding:
+// PH = (OH - 1)·SH + KH rows and PW = (OW - 1)·SW + KW columns, starting PadTop rows and PadLeft
+// columns before the input (VALID, or SAME with a stride larger than the kernel, crops instead).
+//
+// Determinism: a forward output is one chain of fused multiply-adds over the taps in row-major
+// order, started from the bias; a kernel-gradient element is one chain over the pixels of the call
+// in ascending (n, oh, ow) order, started from its value in dKernel; a bias-gradient element adds
+// the same pixels in the same order. The SIMD kernels keep these chains exactly (a chain leaves the
+// registers only through an exact store and reload), so they equal their scalar references bit for bit.
+
+/// <summary>
+/// Direct convolution for one input channel (the first layer of an image model): no im2col buffer;
+/// register tiles of several output pixels x 32 filters with bias and ReLU fused into the store, and a
+/// kernel gradient that masks dOutput by the ReLU and sums the bias gradient in the same pass.
+/// </summary>
+public static class DirectConv
+{
+    /// <summary>Filters per register tile: two Vector512.</summary>
+    public const int FilterBlock = 32;
+
+    /// <summary>Output pixels per forward register tile (16 accumulators).</summary>
+    private const int PixelTile = 8;
+
+    /// <summary>Taps per kernel-gradient register tile (18 accumulators); larger kernels take several passes.</summary>
+    private const int TapBlock = 9;
+
+    /// <summary>
+    /// True when the SIMD kernels run for this geometry: one input channel, F a multiple of
+    /// <see cref="FilterBlock"/> and AVX-512. (The references accept any geometry with C = 1.)
+    /// </summary>
+    public static bool IsSupported(in ConvGeometry geometry, int filters) =>
+        geometry.Channels == 1 && filters % FilterBlock == 0 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    /// <summary>PH = (OH - 1)·SH + KH: the rows of a padded image.</summary>
+    public static int PaddedHeight(in ConvGeometry geometry) => (geometry.OutputHeight - 1) * geometry.StrideHeight + geometry.KernelHeight;
+
+    /// <summary>PW = (OW - 1)·SW + KW: the columns of a padded image.</summary>
+    public static int PaddedWidth(in ConvGeometry geometry) => (geometry.OutputWidth - 1) * geometry.StrideWidth + geometry.KernelWidth;
+
+    /// <summary>PH · PW.</summary>
+    public static int PaddedLength(in ConvGeometry geometry) => PaddedHeight(geometry) * PaddedWidth(geometry);
+
+    /// <summary>padded[N, PH, PW] from input[N, H, W, 1] for <paramref name="count"/> examples: zeros outside the input.</summary>
+    public static void Pad(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> padded)
+    {
+        Debug.Assert(geometry.Channels == 1);
+        int paddedHeight = PaddedHeight(geometry), paddedWidth = PaddedWidth(geometry), paddedLength = paddedHeight * paddedWidth;
+        Debug.Assert(input.Length >= count * geometry.InputLength && padded.Length >= count * paddedLength);
+        // Columns [first, end) of a padded row come from input columns [first - PadLeft, end - PadLeft).
+        int first = Math.Min(geometry.PadLeft, paddedWidth);
+        int end = Math.Min(geometry.PadLeft + geometry.InputWidth, paddedWidth);
+        for (int n = 0; n < count; n++)
+        {
+            ReadOnlySpan<float> image = input.Slice(n * geometry.InputLength, geometry.InputLength); // [H, W]
+            Span<float> target = padded.Slice(n * paddedLength, paddedLength);                       // [PH, PW]
+            for (int row = 0; row < paddedHeight; row++)
+            {
+                Span<float> paddedRow = target.Slice(row * paddedWidth, paddedWidth);
+                int inputRow = row - geometry.PadTop;
+                if ((uint)inputRow >= (uint)geometry.InputHeight || end <= first)
+                {
+                    paddedRow.Clear();
+                    continue;
+                }
+                paddedRow.Slice(0, first).Clear();
+                image.Slice(inputRow * geometry.InputWidth, end - first).CopyTo(paddedRow.Slice(first));
+                paddedRow.Slice(end).Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// output[N, OH, OW, F] = act(bias[F] + Σ over taps of padded[pixel + tap] · kernel[tap, F]) for
+    /// <paramref name="count"/> examples, with act ReLU when <paramref name="relu"/>; an empty
+    /// <paramref name="bias"/> starts from zero.
+    /// </summary>
+    public static unsafe void Forward(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int count, bool relu, Span<float> output)
+    {
+        CheckLengths(padded, kernel, bias, geometry, filters, count, output);
+        if (!IsSupported(geometry, filters))
+        {
+            ForwardReference(padded, kernel, bias, geometry, filters, count, relu, output);
+            return;
+        }
+        fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, outputPointer = output)
+        {
+            Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, outputPointer);
+        }
+    }
+
+    /// <summary>Scalar reference of <see cref="Forward"/>.</summary>
+    public static void ForwardReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int count, bool relu, Span<float> output)
+    {
+        CheckLengths(padded, kernel, bias, geometry, filters, count, output);
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int pixel = 0;
+        for (int n = 0; n < count; n++)
+        {
+            for (int oh = 0; oh < geometry.OutputHeight; oh++)
+            {
+                for (int ow = 0; ow < geometry.OutputWidth; ow++, pixel++)
+                {
+                    int window = n * paddedLength + oh * geometry.StrideHeight * paddedWidth + ow * geometry.StrideWidth;
+                    for (int f = 0; f < filters; f++)
+                    {
+                        float sum = bias.IsEmpty ? 0f : bias[f];
+                        for (int i = 0; i < geometry.KernelHeight; i++)
+                        {
+                            for (int j = 0; j < geometry.KernelWidth; j++)
+                            {
+                                sum = MathF.FusedMultiplyAdd(padded[window + i * paddedWidth + j], kernel[(i * geometry.KernelWidth + j) * filters + f], sum);
+                            }
+                        }
+                        output[pixel * filters + f] = relu ? Math.Max(sum, 0f) : sum;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// dKernel[taps, F] += Σ over pixels of padded[pixel + tap] · dPre[pixel, F] and dBias[F] += Σ over
+    /// pixels of dPre[pixel, F], for <paramref name="count"/> examples, where dPre = dOutput · (output &gt; 0)
+    /// (the ReLU's gradient from its output) or, with an empty <paramref name="output"/>, dOutput itself.
+    /// dPre is never stored. An empty <paramref name="dBias"/> skips the bias gradient.
+    /// </summary>
+    public static unsafe void WeightGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput,
+        in ConvGeometry geometry, int filters, int count, Span<float> dKernel, Span<float> dBias)
+    {
+        CheckGradientLengths(padded, output, dOutput, geometry, filters, count, dKernel, dBias);
+        if (!IsSupported(geometry, filters))
+        {
+            WeightGradientReference(padded, output, dOutput, geometry, filters, count, dKernel, dBias);
+            return;
+        }
+        fixed (float* paddedPointer = padded, outputPointer = output, dOutputPointer = dOutput, dKernelPointer = dKernel, dBiasPointer = dBias)
+        {
+            WeightGradient512(paddedPointer, output.IsEmpty ? null : outputPointer, dOutputPointer, geometry, filters, count,
+                dKernelPointer, dBias.IsEmpty ? null : dBiasPointer);
+        }
+    }
+
+    /// <summary>Scalar reference of <see cref="WeightGradient"/>.</summary>
+    public static void WeightGradientReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput,
+        in ConvGeometry geometry, int filters, int count, Span<float> dKernel, Span<float> dBias)
+    {
+        CheckGradientLengths(padded, output, dOutput, geometry, filters, count, dKernel, dBias);
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int taps = geometry.KernelHeight * geometry.KernelWidth;
+        for (int f = 0; f < filters; f++)
+        {
+            for (int tap = 0; tap < taps; tap++)
+            {
+                int tapOffset = tap / geometry.KernelWidth * paddedWidth + tap % geometry.KernelWidth;
+                float sum = dKernel[tap * filters + f];
+                int pixel = 0;
+                for (int n = 0; n < count; n++)
+                {
+                    for (int oh = 0; oh < geometry.OutputHeight; oh++)
+                    {
+                        for (int ow = 0; ow < geometry.OutputWidth; ow++, pixel++)
+                        {
+                            int window = n * paddedLength + oh * geometry.StrideHeight * paddedWidth + ow * geometry.StrideWidth;
+                            sum = MathF.FusedMultiplyAdd(padded[window + tapOffset], MaskedGradient(output, dOutput, pixel * filters + f), sum);
+                        }
+                    }
+                }
+                dKernel[tap * filters + f] = sum;
+            }
+            if (!dBias.IsEmpty)
+            {
+                float sum = dBias[f];
+                for (int pixel = 0; pixel < count * geometry.OutputPixels; pixel++)
+                {
+                    sum += MaskedGradient(output, dOutput, pixel * filters + f);
+                }
+                dBias[f] = sum;
+            }
+        }
+    }
+
+    /// <summary>dOutput[index] where the ReLU's output is positive (or everywhere without <paramref name="output"/>), else 0.</summary>
+    private static float MaskedGradient(ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput, int index) =>
+        output.IsEmpty || output[index] > 0f ? dOutput[index] : 0f;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Forward512(float* padded, float* kernel, float* bias, in ConvGeometry geometry,
+        int filters, int count, bool relu, float* output)
+    {
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int outputWidth = geometry.OutputWidth, pixels = geometry.OutputPixels;
+        int kernelHeight = geometry.KernelHeight, kernelWidth = geometry.KernelWidth;
+        int rowStep = geometry.StrideHeight * paddedWidth, columnStep = geometry.StrideWidth;
+        for (int n = 0; n < count; n++)
+        {
+            float* image = padded + (nint)n * paddedLength;          // [PH, PW]
+            float* outputImage = output + (nint)n * pixels * filters; // [OH·OW, F]
+            for (int block = 0; block < filters; block += FilterBlock)
+            {
+                Vector512<float> bias0 = bias is null ? Vector512<float>.Zero : Vector512.Load(bias + block);
+                Vector512<float> bias1 = bias is null ? Vector512<float>.Zero : Vector512.Load(bias + block + 16);
+                float* blockKernel = kernel + block;
+                int oh = 0, ow = 0, pixel = 0;
+                // Tiles of PixelTile consecutive pixels in (oh, ow) order, which may span output rows.
+                for (; pixel + PixelTile <= pixels; pixel += PixelTile)
+                {
+                    float* x0 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    float* x1 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    float* x2 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    float* x3 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    float* x4 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    float* x5 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    float* x6 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    float* x7 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    Vector512<float> a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1, a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
+                    Vector512<float> a40 = bias0, a41 = bias1, a50 = bias0, a51 = bias1, a60 = bias0, a61 = bias1, a70 = bias0, a71 = bias1;
+                    float* w = blockKernel;
+                    for (int i = 0; i < kernelHeight; i++)
+                    {
+                        for (int j = 0; j < kernelWidth; j++, w += filters)
+                        {
+                            nint tap = (nint)i * paddedWidth + j;
+                            Vector512<float> w0 = Vector512.Load(w), w1 = Vector512.Load(w + 16);
+                            Vector512<float> x = Vector512.Create(x0[tap]);
+                            a00 = Avx512F.FusedMultiplyAdd(x, w0, a00);
+                            a01 = Avx512F.FusedMultiplyAdd(x, w1, a01);
+                            x = Vector512.Create(x1[tap]);
+                            a10 = Avx512F.FusedMultiplyAdd(x, w0, a10);
+                            a11 = Avx512F.FusedMultiplyAdd(x, w1, a11);
+                            x = Vector512.Create(x2[tap]);
+                            a20 = Avx512F.FusedMultiplyAdd(x, w0, a20);
+                            a21 = Avx512F.FusedMultiplyAdd(x, w1, a21);
+                            x = Vector512.Create(x3[tap]);
+                            a30 = Avx512F.FusedMultiplyAdd(x, w0, a30);
+                            a31 = Avx512F.FusedMultiplyAdd(x, w1, a31);
+                            x = Vector512.Create(x4[tap]);
+                            a40 = Avx512F.FusedMultiplyAdd(x, w0, a40);
+                            a41 = Avx512F.FusedMultiplyAdd(x, w1, a41);
+                            x = Vector512.Create(x5[tap]);
+                            a50 = Avx512F.FusedMultiplyAdd(x, w0, a50);
+                            a51 = Avx512F.FusedMultiplyAdd(x, w1, a51);
+                            x = Vector512.Create(x6[tap]);
+                            a60 = Avx512F.FusedMultiplyAdd(x, w0, a60);
+                            a61 = Avx512F.FusedMultiplyAdd(x, w1, a61);
+                            x = Vector512.Create(x7[tap]);
+                            a70 = Avx512F.FusedMultiplyAdd(x, w0, a70);
+                            a71 = Avx512F.FusedMultiplyAdd(x, w1, a71);
+                        }
+                    }
+                    float* y = outputImage + (nint)pixel * filters + block;
+                    StorePixel(y, a00, a01, relu);
+                    StorePixel(y + filters, a10, a11, relu);
+                    StorePixel(y + 2 * filters, a20, a21, relu);
+                    StorePixel(y + 3 * filters, a30, a31, relu);
+                    StorePixel(y + 4 * filters, a40, a41, relu);
+                    StorePixel(y + 5 * filters, a50, a51, relu);
+                    StorePixel(y + 6 * filters, a60, a61, relu);
+                    StorePixel(y + 7 * filters, a70, a71, relu);
+                }
+                for (; pixel < pixels; pixel++)
+                {
+                    float* x0 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                    Vector512<float> a00 = bias0, a01 = bias1;
+                    float* w = blockKernel;
+                    for (int i = 0; i < kernelHeight; i++)
+                    {
+                        for (int j = 0; j < kernelWidth; j++, w += filters)
+                        {
+                            Vector512<float> x = Vector512.Create(x0[(nint)i * paddedWidth + j]);
+                            a00 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(w), a00);
+                            a01 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(w + 16), a01);
+                        }
+                    }
+                    StorePixel(outputImage + (nint)pixel * filters + block, a00, a01, relu);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WeightGradient512(float* padded, float* output, float* dOutput, in ConvGeometry geometry,
+        int filters, int count, float* dKernel, float* dBias)
+    {
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int outputHeight = geometry.OutputHeight, outputWidth = geometry.OutputWidth, pixels = geometry.OutputPixels;
+        int kernelWidth = geometry.KernelWidth, taps = geometry.KernelHeight * kernelWidth;
+        int rowStep = geometry.StrideHeight * paddedWidth, columnStep = geometry.StrideWidth;
+        // Every pass holds up to TapBlock taps x 32 filters of dKernel in registers and sweeps one
+        // image; between images the partial sums go through dKernel, which keeps each chain intact.
+        for (int n = 0; n < count; n++)
+        {
+            float* image = padded + (nint)n * paddedLength;                   // [PH, PW]
+            nint imageStart = (nint)n * pixels * filters;                     // of [OH·OW, F]
+            for (int firstTap = 0; firstTap < taps; firstTap += TapBlock)
+            {
+                int blockTaps = Math.Min(TapBlock, taps - firstTap);
+                // The block's window offsets; the unused slots of a short block re-read its first tap.
+                nint t0 = TapOffset(firstTap, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t1 = TapOffset(firstTap + 1, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t2 = TapOffset(firstTap + 2, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t3 = TapOffset(firstTap + 3, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t4 = TapOffset(firstTap + 4, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t5 = TapOffset(firstTap + 5, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t6 = TapOffset(firstTap + 6, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t7 = TapOffset(firstTap + 7, firstTap, blockTaps, kernelWidth, paddedWidth);
+                nint t8 = TapOffset(firstTap + 8, firstTap, blockTaps, kernelWidth, paddedWidth);
+                bool withBias = dBias is not null && firstTap == 0;
+                for (int block = 0; block < filters; block += FilterBlock)
+                {
+                    float* g = dKernel + (nint)firstTap * filters + block; // [blockTaps, F] from column block
+                    Vector512<float> g00 = LoadTap(g, 0, blockTaps, filters, 0), g01 = LoadTap(g, 0, blockTaps, filters, 16);
+                    Vector512<float> g10 = LoadTap(g, 1, blockTaps, filters, 0), g11 = LoadTap(g, 1, blockTaps, filters, 16);
+                    Vector512<float> g20 = LoadTap(g, 2, blockTaps, filters, 0), g21 = LoadTap(g, 2, blockTaps, filters, 16);
+                    Vector512<float> g30 = LoadTap(g, 3, blockTaps, filters, 0), g31 = LoadTap(g, 3, blockTaps, filters, 16);
+                    Vector512<float> g40 = LoadTap(g, 4, blockTaps, filters, 0), g41 = LoadTap(g, 4, blockTaps, filters, 16);
+                    Vector512<float> g50 = LoadTap(g, 5, blockTaps, filters, 0), g51 = LoadTap(g, 5, blockTaps, filters, 16);
+                    Vector512<float> g60 = LoadTap(g, 6, blockTaps, filters, 0), g61 = LoadTap(g, 6, blockTaps, filters, 16);
+                    Vector512<float> g70 = LoadTap(g, 7, blockTaps, filters, 0), g71 = LoadTap(g, 7, blockTaps, filters, 16);
+                    Vector512<float> g80 = LoadTap(g, 8, blockTaps, filters, 0), g81 = LoadTap(g, 8, blockTaps, filters, 16);
+                    Vector512<float> b0 = withBias ? Vector512.Load(dBias + block) : Vector512<float>.Zero;
+                    Vector512<float> b1 = withBias ? Vector512.Load(dBias + block + 16) : Vector512<float>.Zero;
+                    float* d = dOutput + imageStart + block;
+                    float* y = output is null ? null : output + imageStart + block;
+                    for (int oh = 0; oh < outputHeight; oh++)
+                    {
+                        float* x = image + (nint)oh * rowStep;
+                        for (int ow = 0; ow < outputWidth; ow++, x += columnStep, d += filters)
+                        {
+                            Vector512<float> d0 = Vector512.Load(d), d1 = Vector512.Load(d + 16);
+                            if (y is not null)
+                            {
+                                d0 &= Vector512.GreaterThan(Vector512.Load(y), Vector512<float>.Zero);
+                                d1 &= Vector512.GreaterThan(Vector512.Load(y + 16), Vector512<float>.Zero);
+                                y += filters;
+                            }
+                            b0 += d0;
+                            b1 += d1;
+                            Vector512<float> v = Vector512.Create(x[t0]);
+                            g00 = Avx512F.FusedMultiplyAdd(v, d0, g00);
+                            g01 = Avx512F.FusedMultiplyAdd(v, d1, g01);
+                            v = Vector512.Create(x[t1]);
+                            g10 = Avx512F.FusedMultiplyAdd(v, d0, g10);
+                            g11 = Avx512F.FusedMultiplyAdd(v, d1, g11);
+                            v = Vector512.Create(x[t2]);
+                            g20 = Avx512F.FusedMultiplyAdd(v, d0, g20);
+                            g21 = Avx512F.FusedMultiplyAdd(v, d1, g21);
+                            v = Vector512.Create(x[t3]);
+                            g30 = Avx512F.FusedMultiplyAdd(v, d0, g30);
+                            g31 = Avx512F.FusedMultiplyAdd(v, d1, g31);
+                            v = Vector512.Create(x[t4]);
+                            g40 = Avx512F.FusedMultiplyAdd(v, d0, g40);
+                            g41 = Avx512F.FusedMultiplyAdd(v, d1, g41);
+                            v = Vector512.Create(x[t5]);
+                            g50 = Avx512F.FusedMultiplyAdd(v, d0, g50);
+                            g51 = Avx512F.FusedMultiplyAdd(v, d1, g51);
+                            v = Vector512.Create(x[t6]);
+                            g60 = Avx512F.FusedMultiplyAdd(v, d0, g60);
+                            g61 = Avx512F.FusedMultiplyAdd(v, d1, g61);
+                            v = Vector512.Create(x[t7]);
+                            g70 = Avx512F.FusedMultiplyAdd(v, d0, g70);
+                            g71 = Avx512F.FusedMultiplyAdd(v, d1, g71);
+                            v = Vector512.Create(x[t8]);
+                            g80 = Avx512F.FusedMultiplyAdd(v, d0, g80);
+                            g81 = Avx512F.FusedMultiplyAdd(v, d1, g81);
+                        }
+                    }
+                    StoreTap(g, 0, blockTaps, filters, g00, g01);
+                    StoreTap(g, 1, blockTaps, filters, g10, g11);
+                    StoreTap(g, 2, blockTaps, filters, g20, g21);
+                    StoreTap(g, 3, blockTaps, filters, g30, g31);
+                    StoreTap(g, 4, blockTaps, filters, g40, g41);
+                    StoreTap(g, 5, blockTaps, filters, g50, g51);
+                    StoreTap(g, 6, blockTaps, filters, g60, g61);
+                    StoreTap(g, 7, blockTaps, filters, g70, g71);
+                    StoreTap(g, 8, blockTaps, filters, g80, g81);
+                    if (withBias)
+                    {
+                        b0.Store(dBias + block);
+                        b1.Store(dBias + block + 16);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The window of pixel (oh, ow), then steps to the next pixel in row-major order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float* NextWindow(float* image, int rowStep, int columnStep, int outputWidth, ref int oh, ref int ow)
+    {
+        float* window = image + (nint)oh * rowStep + (nint)ow * columnStep;
+        if (++ow == outputWidth)
+        {
+            ow = 0;
+            oh++;
+        }
+        return window;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StorePixel(float* destination, Vector512<float> low, Vector512<float> high, bool relu)
+    {
+        if (relu)
+        {
+            low = Vector512.Max(low, Vector512<float>.Zero);
+            high = Vector512.Max(high, Vector512<float>.Zero);
+        }
+        low.Store(destination);
+        high.Store(destination + 16);
+    }
+
+    /// <summary>The offset in a padded image of tap <paramref name="tap"/>, or of the block's first tap for an unused slot.</summary>
+    private static nint TapOffset(int tap, int firstTap, int blockTaps, int kernelWidth, int paddedWidth)
+    {
+        int used = tap < firstTap + blockTaps ? tap : firstTap;
+        return (nint)(used / kernelWidth) * paddedWidth + used % kernelWidth;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<float> LoadTap(float* block, int slot, int blockTaps, int filters, int offset) =>
+        slot < blockTaps ? Vector512.Load(block + (nint)slot * filters + offset) : Vector512<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreTap(float* block, int slot, int blockTaps, int filters, Vector512<float> low, Vector512<float> high)
+    {
+        if (slot < blockTaps)
+        {
+            low.Store(block + (nint)slot * filters);
+            high.Store(block + (nint)slot * filters + 16);
+        }
+    }
+
+    // The SIMD kernels index through pointers: lengths are checked in every build, not only asserted.
+    private static void CheckLengths(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int count, Span<float> output)
+    {
+        CheckDimensions(geometry, filters, count);
+        CheckLength(padded.Length, (long)count * PaddedLength(geometry), nameof(padded), "N·PH·PW");
+        CheckLength(kernel.Length, (long)geometry.KernelHeight * geometry.KernelWidth * filters, nameof(kernel), "KH·KW·F");
+        CheckLength(bias.IsEmpty ? filters : bias.Length, filters, nameof(bias), "F (or empty)");
+        CheckLength(output.Length, (long)count * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
+    }
+
+    private static void CheckGradientLengths(ReadOnlySpan<float> padded, ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput,
+        in ConvGeometry geometry, int filters, int count, Span<float> dKernel, Span<float> dBias)
+    {
+        long outputLength = (long)count * geometry.OutputPixels * filters;
+        CheckDimensions(geometry, filters, count);
+        CheckLength(padded.Length, (long)count * PaddedLength(geometry), nameof(padded), "N·PH·PW");
+        CheckLength(output.IsEmpty ? outputLength : output.Length, outputLength, nameof(output), "N·OH·OW·F (or empty)");
+        CheckLength(dOutput.Length, outputLength, nameof(dOutput), "N·OH·OW·F");
+        CheckLength(dKernel.Length, (long)geometry.KernelHeight * geometry.KernelWidth * filters, nameof(dKernel), "KH·KW·F");
+        CheckLength(dBias.IsEmpty ? filters : dBias.Length, filters, nameof(dBias), "F (or empty)");
+    }
+
+    private static void CheckDimensions(in ConvGeometry geometry, int filters, int count)
+    {
+        if (geometry.Channels != 1 || filters < 1 || count < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(geometry),
+                $"DirectConv expects C = 1, F >= 1 and N >= 0; received C={geometry.Channels}, F={filters}, N={count}.");
+        }
+    }
+
+    private static void CheckLength(long length, long required, string name, string formula)
+    {
+        if (length < required)
+        {
+            throw new ArgumentException($"DirectConv expects {name} to hold at least {formula} = {required} floats; received {length}.", name);
+        }
+    }
+}
