@@ -34,10 +34,13 @@ public static class DirectConv
 
     /// <summary>
     /// True when the SIMD kernels run for this geometry: one input channel, F a multiple of
-    /// <see cref="FilterBlock"/> and AVX-512. (The references accept any geometry with C = 1.)
+    /// <see cref="FilterBlock"/>, and AVX-512 or AVX2 with FMA (without AVX-512 the runtime splits each
+    /// Vector512 operation into two 256-bit ones; every lane's chain, so every bit, is the same).
+    /// (The references accept any geometry with C = 1.)
     /// </summary>
     public static bool IsSupported(in ConvGeometry geometry, int filters) =>
-        geometry.Channels == 1 && filters % FilterBlock == 0 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+        geometry.Channels == 1 && filters % FilterBlock == 0
+        && ((Vector512.IsHardwareAccelerated && Avx512F.IsSupported) || (Vector256.IsHardwareAccelerated && Fma.IsSupported));
 
     /// <summary>PH = (OH - 1)·SH + KH: the rows of a padded image.</summary>
     public static int PaddedHeight(in ConvGeometry geometry) => (geometry.OutputHeight - 1) * geometry.StrideHeight + geometry.KernelHeight;
@@ -232,29 +235,29 @@ public static class DirectConv
                             nint tap = (nint)i * paddedWidth + j;
                             Vector512<float> w0 = Vector512.Load(w), w1 = Vector512.Load(w + 16);
                             Vector512<float> x = Vector512.Create(x0[tap]);
-                            a00 = Avx512F.FusedMultiplyAdd(x, w0, a00);
-                            a01 = Avx512F.FusedMultiplyAdd(x, w1, a01);
+                            a00 = Vector512.FusedMultiplyAdd(x, w0, a00);
+                            a01 = Vector512.FusedMultiplyAdd(x, w1, a01);
                             x = Vector512.Create(x1[tap]);
-                            a10 = Avx512F.FusedMultiplyAdd(x, w0, a10);
-                            a11 = Avx512F.FusedMultiplyAdd(x, w1, a11);
+                            a10 = Vector512.FusedMultiplyAdd(x, w0, a10);
+                            a11 = Vector512.FusedMultiplyAdd(x, w1, a11);
                             x = Vector512.Create(x2[tap]);
-                            a20 = Avx512F.FusedMultiplyAdd(x, w0, a20);
-                            a21 = Avx512F.FusedMultiplyAdd(x, w1, a21);
+                            a20 = Vector512.FusedMultiplyAdd(x, w0, a20);
+                            a21 = Vector512.FusedMultiplyAdd(x, w1, a21);
                             x = Vector512.Create(x3[tap]);
-                            a30 = Avx512F.FusedMultiplyAdd(x, w0, a30);
-                            a31 = Avx512F.FusedMultiplyAdd(x, w1, a31);
+                            a30 = Vector512.FusedMultiplyAdd(x, w0, a30);
+                            a31 = Vector512.FusedMultiplyAdd(x, w1, a31);
                             x = Vector512.Create(x4[tap]);
-                            a40 = Avx512F.FusedMultiplyAdd(x, w0, a40);
-                            a41 = Avx512F.FusedMultiplyAdd(x, w1, a41);
+                            a40 = Vector512.FusedMultiplyAdd(x, w0, a40);
+                            a41 = Vector512.FusedMultiplyAdd(x, w1, a41);
                             x = Vector512.Create(x5[tap]);
-                            a50 = Avx512F.FusedMultiplyAdd(x, w0, a50);
-                            a51 = Avx512F.FusedMultiplyAdd(x, w1, a51);
+                            a50 = Vector512.FusedMultiplyAdd(x, w0, a50);
+                            a51 = Vector512.FusedMultiplyAdd(x, w1, a51);
                             x = Vector512.Create(x6[tap]);
-                            a60 = Avx512F.FusedMultiplyAdd(x, w0, a60);
-                            a61 = Avx512F.FusedMultiplyAdd(x, w1, a61);
+                            a60 = Vector512.FusedMultiplyAdd(x, w0, a60);
+                            a61 = Vector512.FusedMultiplyAdd(x, w1, a61);
                             x = Vector512.Create(x7[tap]);
-                            a70 = Avx512F.FusedMultiplyAdd(x, w0, a70);
-                            a71 = Avx512F.FusedMultiplyAdd(x, w1, a71);
+                            a70 = Vector512.FusedMultiplyAdd(x, w0, a70);
+                            a71 = Vector512.FusedMultiplyAdd(x, w1, a71);
                         }
                     }
                     float* y = outputImage + (nint)pixel * filters + block;
@@ -277,8 +280,8 @@ public static class DirectConv
                         for (int j = 0; j < kernelWidth; j++, w += filters)
                         {
                             Vector512<float> x = Vector512.Create(x0[(nint)i * paddedWidth + j]);
-                            a00 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(w), a00);
-                            a01 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(w + 16), a01);
+                            a00 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w), a00);
+                            a01 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w + 16), a01);
                         }
                     }
                     StorePixel(outputImage + (nint)pixel * filters + block, a00, a01, relu);
@@ -346,32 +349,32 @@ public static class DirectConv
                             b0 += d0;
                             b1 += d1;
                             Vector512<float> v = Vector512.Create(x[t0]);
-                            g00 = Avx512F.FusedMultiplyAdd(v, d0, g00);
-                            g01 = Avx512F.FusedMultiplyAdd(v, d1, g01);
+                            g00 = Vector512.FusedMultiplyAdd(v, d0, g00);
+                            g01 = Vector512.FusedMultiplyAdd(v, d1, g01);
                             v = Vector512.Create(x[t1]);
-                            g10 = Avx512F.FusedMultiplyAdd(v, d0, g10);
-                            g11 = Avx512F.FusedMultiplyAdd(v, d1, g11);
+                            g10 = Vector512.FusedMultiplyAdd(v, d0, g10);
+                            g11 = Vector512.FusedMultiplyAdd(v, d1, g11);
                             v = Vector512.Create(x[t2]);
-                            g20 = Avx512F.FusedMultiplyAdd(v, d0, g20);
-                            g21 = Avx512F.FusedMultiplyAdd(v, d1, g21);
+                            g20 = Vector512.FusedMultiplyAdd(v, d0, g20);
+                            g21 = Vector512.FusedMultiplyAdd(v, d1, g21);
                             v = Vector512.Create(x[t3]);
-                            g30 = Avx512F.FusedMultiplyAdd(v, d0, g30);
-                            g31 = Avx512F.FusedMultiplyAdd(v, d1, g31);
+                            g30 = Vector512.FusedMultiplyAdd(v, d0, g30);
+                            g31 = Vector512.FusedMultiplyAdd(v, d1, g31);
                             v = Vector512.Create(x[t4]);
-                            g40 = Avx512F.FusedMultiplyAdd(v, d0, g40);
-                            g41 = Avx512F.FusedMultiplyAdd(v, d1, g41);
+                            g40 = Vector512.FusedMultiplyAdd(v, d0, g40);
+                            g41 = Vector512.FusedMultiplyAdd(v, d1, g41);
                             v = Vector512.Create(x[t5]);
-                            g50 = Avx512F.FusedMultiplyAdd(v, d0, g50);
-                            g51 = Avx512F.FusedMultiplyAdd(v, d1, g51);
+                            g50 = Vector512.FusedMultiplyAdd(v, d0, g50);
+                            g51 = Vector512.FusedMultiplyAdd(v, d1, g51);
                             v = Vector512.Create(x[t6]);
-                            g60 = Avx512F.FusedMultiplyAdd(v, d0, g60);
-                            g61 = Avx512F.FusedMultiplyAdd(v, d1, g61);
+                            g60 = Vector512.FusedMultiplyAdd(v, d0, g60);
+                            g61 = Vector512.FusedMultiplyAdd(v, d1, g61);
                             v = Vector512.Create(x[t7]);
-                            g70 = Avx512F.FusedMultiplyAdd(v, d0, g70);
-                            g71 = Avx512F.FusedMultiplyAdd(v, d1, g71);
+                            g70 = Vector512.FusedMultiplyAdd(v, d0, g70);
+                            g71 = Vector512.FusedMultiplyAdd(v, d1, g71);
                             v = Vector512.Create(x[t8]);
-                            g80 = Avx512F.FusedMultiplyAdd(v, d0, g80);
-                            g81 = Avx512F.FusedMultiplyAdd(v, d1, g81);
+                            g80 = Vector512.FusedMultiplyAdd(v, d0, g80);
+                            g81 = Vector512.FusedMultiplyAdd(v, d1, g81);
                         }
                     }
                     StoreTap(g, 0, blockTaps, filters, g00, g01);
