@@ -49,6 +49,36 @@ public class WorkersTests
     }
 
     [Test]
+    public void ManyLoopsOfEverySizeFinishWithHelpersThatSleepInBetween()
+    {
+        // Four threads (three helpers), loops that use one to all of them, and pauses long enough for
+        // the helpers to stop spinning and sleep: every loop must finish and run each chunk once.
+        var workers = new Workers(4);
+        var loops = Task.Run(() =>
+        {
+            int[] hits = new int[6];
+            Action<int> body = chunk => Interlocked.Increment(ref hits[chunk]);
+            var expected = new int[hits.Length];
+            for (int round = 0; round < 3000; round++)
+            {
+                int chunks = 1 + round % hits.Length;
+                workers.For(chunks, body);
+                for (int chunk = 0; chunk < chunks; chunk++)
+                {
+                    expected[chunk]++;
+                }
+                if (round % 250 == 0)
+                {
+                    Thread.Sleep(30);
+                }
+            }
+            return (hits, expected);
+        });
+        Assert.That(loops.Wait(TimeSpan.FromSeconds(60)), Is.True, "the loops did not finish within 60 s (a helper missed a wake-up)");
+        Assert.That(loops.Result.hits, Is.EqualTo(loops.Result.expected));
+    }
+
+    [Test]
     public void RejectsZeroThreads()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new Workers(0));
