@@ -18,7 +18,8 @@ public sealed class Dense : Layer
     private Tensor? _dPreActivation; // [N, out]
     private Tensor? _dInput;         // [N, in]
     private Tensor? _inputTransposed; // [in, N]
-    private Tensor? _kernelTransposed; // [out, in]
+    private Tensor? _dPreTransposed;   // [out, N]
+    private Tensor? _dInputTransposed; // [in, N]
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private readonly Action<int> _transposeChunk;
@@ -97,7 +98,8 @@ public sealed class Dense : Layer
         _dPreActivation = new Tensor(batch, Units);
         _dInput = new Tensor(batch, inputs);
         _inputTransposed = new Tensor(inputs, batch);
-        _kernelTransposed = new Tensor(Units, inputs);
+        _dPreTransposed = new Tensor(Units, batch);
+        _dInputTransposed = new Tensor(inputs, batch);
         return _output.Shape;
     }
 
@@ -140,11 +142,13 @@ public sealed class Dense : Layer
         {
             Activations.BiasGradient(dPre.ReadOnlySpan, count, _bias.Gradient.Span);
         }
-        // dKernel[in, out] += xᵀ[in, N] · dPre[N, out]: transposing x makes it a row-split product;
-        // dInput = dPre · kernelᵀ likewise with the kernel transposed. Both transposes run first, in parallel.
+        // dKernel[in, out] += xᵀ[in, N] · dPre[N, out] and dInputᵀ[in, N] = kernel[in, out] · dPreᵀ[out, N]:
+        // with x and dPre transposed first (in parallel), both are products split by input features,
+        // each reading only its own rows of the kernel; each chunk then transposes its rows of dInputᵀ.
+        // dInput[n, i] is the chain Σ over u ascending of kernel[i, u] · dPre[n, u], as dPre · kernelᵀ.
         _callCount = count;
-        _workers!.For(Chunks, _transposeChunk);
         _callDPre = dPre;
+        _workers!.For(Chunks, _transposeChunk);
         _workers!.For(Chunks, _backwardChunk);
         _callDPre = null;
         return count == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, count);
@@ -157,11 +161,10 @@ public sealed class Dense : Layer
         {
             var (first, rows) = Conv2D.ChunkRange(count, Math.Min(Chunks, count), chunk);
             Transpose.Rows(_input!.ReadOnlySpan, count, inputs, _inputTransposed!.Span, first, first + rows);
-        }
-        if (ComputeInputGradient)
-        {
-            var (first, rows) = Conv2D.ChunkRange(inputs, Chunks, chunk);
-            Transpose.Rows(_kernel!.Value.ReadOnlySpan, inputs, Units, _kernelTransposed!.Span, first, first + rows);
+            if (ComputeInputGradient)
+            {
+                Transpose.Rows(_callDPre!.ReadOnlySpan, count, Units, _dPreTransposed!.Span, first, first + rows);
+            }
         }
     }
 
@@ -169,16 +172,15 @@ public sealed class Dense : Layer
     {
         int count = _callCount, inputs = InputShape[1];
         ReadOnlySpan<float> dPre = _callDPre!.ReadOnlySpan;
-        // Input features [first, first + rows) of the kernel gradient.
+        // Input features [first, first + rows) of the kernel gradient and of dInputᵀ.
         var (first, rows) = Conv2D.ChunkRange(inputs, Chunks, chunk);
         Gemm.Multiply(_inputTransposed!.ReadOnlySpan.Slice(first * count, rows * count), dPre, rows, Units, count,
             _kernel!.Gradient.Span.Slice(first * Units, rows * Units), accumulate: true);
-        if (ComputeInputGradient && chunk < Math.Min(Chunks, count))
+        if (ComputeInputGradient)
         {
-            // Examples [start, start + examples) of the input gradient.
-            var (start, examples) = Conv2D.ChunkRange(count, Math.Min(Chunks, count), chunk);
-            Gemm.Multiply(dPre.Slice(start * Units, examples * Units), _kernelTransposed!.ReadOnlySpan, examples, inputs, Units,
-                _dInput!.Span.Slice(start * inputs, examples * inputs), accumulate: false);
+            Gemm.Multiply(_kernel.Value.ReadOnlySpan.Slice(first * Units, rows * Units), _dPreTransposed!.ReadOnlySpan.Slice(0, Units * count),
+                rows, count, Units, _dInputTransposed!.Span.Slice(first * count, rows * count), accumulate: false);
+            Transpose.Rows(_dInputTransposed.ReadOnlySpan.Slice(0, inputs * count), inputs, count, _dInput!.Span.Slice(0, count * inputs), first, first + rows);
         }
     }
 }
