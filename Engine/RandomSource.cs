@@ -53,6 +53,39 @@ public sealed class RandomSource
         return result;
     }
 
+    /// <summary>
+    /// Sets each element of <paramref name="mask"/>, in order, to <paramref name="kept"/> when the next
+    /// <see cref="NextDouble"/> is at least <paramref name="rate"/>, else to 0: the same draws and the
+    /// same state afterwards as calling <see cref="NextDouble"/> once per element (a dropout mask),
+    /// with the state held in registers for the whole loop.
+    /// </summary>
+    public void FillDropoutMask(Span<float> mask, double rate, float kept)
+    {
+        if (!(rate >= 0 && rate <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(rate), $"A dropout rate must be in [0, 1]; received {rate}.");
+        }
+        // NextDouble is u·2⁻⁵³ for the top 53 bits u, so NextDouble >= rate exactly when u >= ⌈rate·2⁵³⌉
+        // (rate·2⁵³ is exact): an integer comparison, made without a branch.
+        ulong threshold = (ulong)Math.Ceiling(rate * (1UL << 53));
+        int keptBits = BitConverter.SingleToInt32Bits(kept);
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        for (int index = 0; index < mask.Length; index++)
+        {
+            ulong result = ulong.RotateLeft(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0;
+            s3 ^= s1;
+            s1 ^= s2;
+            s0 ^= s3;
+            s2 ^= t;
+            s3 = ulong.RotateLeft(s3, 45);
+            int keep = (int)((threshold - 1 - (result >> 11)) >> 63); // 1 when u >= threshold (both below 2⁵³)
+            mask[index] = BitConverter.Int32BitsToSingle(keptBits & -keep);
+        }
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
+
     /// <summary>A uniform float in [0, 1) with 24 random bits.</summary>
     public float NextSingle() => (NextUInt64() >> 40) * (1.0f / (1 << 24));
 

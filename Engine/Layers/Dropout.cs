@@ -51,10 +51,7 @@ public sealed class Dropout : Layer
         int count = input.Shape[0];
         Span<float> mask = _mask!.Span.Slice(0, input.Length);
         float keepScale = (float)(1.0 / (1.0 - Rate));
-        for (int index = 0; index < mask.Length; index++)
-        {
-            mask[index] = _random!.NextDouble() >= Rate ? keepScale : 0f;
-        }
+        _random!.FillDropoutMask(mask, Rate, keepScale);
         Tensor output = count == MaxBatch ? _output! : _output!.SliceBatch(0, count);
         TensorPrimitives.Multiply(input.ReadOnlySpan, mask, output.Span);
         return output;
