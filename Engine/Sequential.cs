@@ -126,7 +126,7 @@ public sealed class Sequential
         _loss = new SoftmaxCrossEntropy(options.BatchSize, shape[1]);
         _inputShape = inputShape;
         Options = options;
-        _optimizer?.Initialize(_parameters);
+        _optimizer?.Initialize(_parameters, Workers);
     }
 
     /// <summary>Sets the optimizer and allocates its state. Loss: softmax cross-entropy on logits.</summary>
@@ -136,7 +136,7 @@ public sealed class Sequential
         _optimizer = optimizer;
         if (IsBuilt)
         {
-            optimizer.Initialize(_parameters);
+            optimizer.Initialize(_parameters, Workers);
         }
     }
 

@@ -53,6 +53,52 @@ public class AdamTests
     }
 
     [Test]
+    public void AnUpdateOnSeveralThreadsEqualsTheSerialOneBitForBit()
+    {
+        // Lengths around the piece size (32,768) and odd tails; three steps so the moments matter.
+        int[] lengths = [70_001, 17, 32_768, 5];
+        Parameter[] Make()
+        {
+            var random = new RandomSource(3);
+            return lengths.Select((length, index) =>
+            {
+                var value = new Tensor(length);
+                for (int i = 0; i < length; i++)
+                {
+                    value.Span[i] = random.NextSingle() - 0.5f;
+                }
+                return new Parameter($"p{index}", value);
+            }).ToArray();
+        }
+        Parameter[] serial = Make(), parallel = Make();
+        var serialAdam = new Adam();
+        var parallelAdam = new Adam();
+        serialAdam.Initialize(serial);
+        parallelAdam.Initialize(parallel, new Workers(3));
+        var gradients = new RandomSource(9);
+        for (int step = 0; step < 3; step++)
+        {
+            for (int index = 0; index < lengths.Length; index++)
+            {
+                for (int i = 0; i < lengths[index]; i++)
+                {
+                    float gradient = gradients.NextSingle() - 0.5f;
+                    serial[index].Gradient.Span[i] = gradient;
+                    parallel[index].Gradient.Span[i] = gradient;
+                }
+            }
+            serialAdam.Step(serial);
+            parallelAdam.Step(parallel);
+        }
+        for (int index = 0; index < lengths.Length; index++)
+        {
+            Assert.That(parallel[index].Value.ReadOnlySpan.ToArray(), Is.EqualTo(serial[index].Value.ReadOnlySpan.ToArray()), $"parameter {index}");
+            Assert.That(serial[index].Value.ReadOnlySpan.ToArray(), Is.Not.EqualTo(Make()[index].Value.ReadOnlySpan.ToArray()), "the steps changed the values");
+        }
+        Assert.That(parallelAdam.Iterations, Is.EqualTo(3));
+    }
+
+    [Test]
     public void RejectsBadHyperParameters()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(learningRate: -1));

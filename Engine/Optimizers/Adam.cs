@@ -12,6 +12,14 @@ public sealed class Adam : IOptimizer
     private Tensor[] _m = [];
     private Tensor[] _v = [];
     private NamedTensor[] _slots = [];
+    private Workers? _workers;
+    private (int Parameter, int Start, int Length)[] _pieces = [];
+    private readonly Action<int> _updatePiece;
+    private IReadOnlyList<Parameter>? _callParameters;
+    private float _callAlpha;
+
+    /// <summary>Parameters are updated in pieces of at most this many elements (a multiple of 16), fixed by their sizes.</summary>
+    private const int PieceLength = 32_768;
 
     /// <summary>Creates Adam with Keras's defaults unless given.</summary>
     /// <remarks>
@@ -32,6 +40,7 @@ public sealed class Adam : IOptimizer
         {
             throw new ArgumentOutOfRangeException(nameof(epsilon), $"Adam expects epsilon >= 0; received {epsilon}.");
         }
+        _updatePiece = UpdatePiece;
         LearningRate = learningRate;
         Beta1 = beta1;
         Beta2 = beta2;
@@ -60,8 +69,27 @@ public sealed class Adam : IOptimizer
     public IReadOnlyList<NamedTensor> Slots => _slots;
 
     /// <inheritdoc />
+    public void Initialize(IReadOnlyList<Parameter> parameters, Workers workers)
+    {
+        ArgumentNullException.ThrowIfNull(workers);
+        Initialize(parameters);
+        _workers = workers;
+    }
+
+    /// <inheritdoc />
     public void Initialize(IReadOnlyList<Parameter> parameters)
     {
+        _workers = null;
+        var pieces = new List<(int, int, int)>();
+        for (int index = 0; index < parameters.Count; index++)
+        {
+            int length = parameters[index].Value.Length;
+            for (int start = 0; start < length; start += PieceLength)
+            {
+                pieces.Add((index, start, Math.Min(PieceLength, length - start)));
+            }
+        }
+        _pieces = pieces.ToArray();
         _m = new Tensor[parameters.Count];
         _v = new Tensor[parameters.Count];
         _slots = new NamedTensor[2 * parameters.Count];
@@ -95,12 +123,44 @@ public sealed class Adam : IOptimizer
         long step = Iterations + 1;
         float alpha = Alpha(step);
         float oneMinusBeta1 = (float)(1.0 - Beta1), oneMinusBeta2 = (float)(1.0 - Beta2);
-        for (int index = 0; index < parameters.Count; index++)
+        if (_workers is { Threads: > 1 } workers && SameShapes(parameters))
         {
-            Update(parameters[index].Gradient.ReadOnlySpan, alpha, oneMinusBeta1, oneMinusBeta2, (float)Epsilon,
-                _m[index].Span, _v[index].Span, parameters[index].Value.Span);
+            // Element-wise: each piece's elements get the same operations whichever thread runs it.
+            _callParameters = parameters;
+            _callAlpha = alpha;
+            workers.For(_pieces.Length, _updatePiece);
+            _callParameters = null;
+        }
+        else
+        {
+            for (int index = 0; index < parameters.Count; index++)
+            {
+                Update(parameters[index].Gradient.ReadOnlySpan, alpha, oneMinusBeta1, oneMinusBeta2, (float)Epsilon,
+                    _m[index].Span, _v[index].Span, parameters[index].Value.Span);
+            }
         }
         Iterations = step;
+    }
+
+    private void UpdatePiece(int piece)
+    {
+        var (index, start, length) = _pieces[piece];
+        Parameter parameter = _callParameters![index];
+        Update(parameter.Gradient.ReadOnlySpan.Slice(start, length), _callAlpha, (float)(1.0 - Beta1), (float)(1.0 - Beta2), (float)Epsilon,
+            _m[index].Span.Slice(start, length), _v[index].Span.Slice(start, length), parameter.Value.Span.Slice(start, length));
+    }
+
+    /// <summary>Whether <paramref name="parameters"/> have the lengths the pieces were cut for.</summary>
+    private bool SameShapes(IReadOnlyList<Parameter> parameters)
+    {
+        for (int index = 0; index < parameters.Count; index++)
+        {
+            if (parameters[index].Value.Length != _m[index].Length)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>One Adam update over spans: SIMD, one rounding per operation (no fused multiply-add), equal to <see cref="UpdateReference"/>.</summary>

@@ -12,6 +12,12 @@ public interface IOptimizer
     /// <summary>Allocates the per-parameter state (slots) once; called when the model is compiled.</summary>
     void Initialize(IReadOnlyList<Parameter> parameters);
 
+    /// <summary>
+    /// As <see cref="Initialize(IReadOnlyList{Parameter})"/>, with the model's threads, which an optimizer
+    /// may use to update parameters in parallel (element-wise updates give the same bits on any thread count).
+    /// </summary>
+    void Initialize(IReadOnlyList<Parameter> parameters, Workers workers) => Initialize(parameters);
+
     /// <summary>Applies one update to every parameter from its gradient and increments <see cref="Iterations"/>.</summary>
     void Step(IReadOnlyList<Parameter> parameters);
 
