@@ -30,6 +30,8 @@ public sealed class Conv2D : Layer
     private ConvGeometry _geometry;
     private Workers? _workers;
     private bool _direct;            // DirectConv instead of im2col + GEMM
+    private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
+    private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
     private Tensor? _padded;         // [N, PH, PW]: zero-padded images, direct only
     private Tensor? _output;         // [N, OH, OW, F]
@@ -155,6 +157,8 @@ public sealed class Conv2D : Layer
         _keepColumns = patch < KeepColumnsBelow;
         _blockRows = _keepColumns ? rows : BlockRows(patch, rows);
         _direct = DirectConv.IsSupported(_geometry, Filters);
+        _indirect = !_direct && IndirectConv.IsSupported(Filters);
+        _paddedInput = _indirect ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
         _columns = _direct ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
@@ -194,8 +198,23 @@ public sealed class Conv2D : Layer
                 _geometry, Filters, examples, Activation == Activation.Relu, _output!.Span.Slice(rowStart * Filters, rows * Filters));
             return;
         }
-        Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         bool relu = Activation == Activation.Relu;
+        if (_indirect)
+        {
+            // The windows are read in place from the zero-padded examples: no im2col copy.
+            int paddedLength = IndirectConv.PaddedLength(_geometry);
+            Span<float> padded = _paddedInput!.Span.Slice(first * paddedLength, examples * paddedLength); // [examples, PH, PW, C]
+            IndirectConv.Pad(input, _geometry, examples, padded);
+            Span<float> result = _output!.Span.Slice(rowStart * Filters, rows * Filters);                   // [rows, F]
+            IndirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
+                _geometry, Filters, 0, rows, relu && _bias is not null, result);
+            if (relu && _bias is null)
+            {
+                Activations.Relu(result, result);
+            }
+            return;
+        }
+        Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         // Row blocks small enough that the im2col block and its output stay in L2 for the product.
         for (int row = 0; row < rows; row += _blockRows)
         {

@@ -1,0 +1,144 @@
+using Engine.Kernels;
+
+namespace Engine.Tests.Kernels;
+
+// Shape legend: N batch, H/W input spatial, C channels, KH/KW kernel, OH/OW output spatial, F filters.
+
+public class IndirectConvTests
+{
+    /// <summary>
+    /// (H, W, C, KH, KW, SH, SW, padding): the model's second and third layers, pixel counts that leave
+    /// every tail of the 6-pixel tile, strides, 1, 6, 25 taps, a kernel larger than the input, and SAME
+    /// with a stride larger than the kernel (the padded image crops).
+    /// </summary>
+    public static IEnumerable<TestCaseData> Geometries()
+    {
+        yield return Case(14, 14, 32, 3, 3, 1, 1, Padding.Same);
+        yield return Case(7, 7, 64, 3, 3, 1, 1, Padding.Same);
+        yield return Case(5, 7, 3, 3, 3, 1, 1, Padding.Same);
+        yield return Case(6, 5, 2, 3, 3, 1, 1, Padding.Valid);
+        yield return Case(9, 8, 5, 4, 4, 2, 2, Padding.Same);
+        yield return Case(8, 7, 4, 2, 3, 2, 3, Padding.Valid);
+        yield return Case(6, 6, 7, 1, 1, 1, 1, Padding.Same);
+        yield return Case(7, 9, 2, 5, 5, 1, 1, Padding.Same);
+        yield return Case(2, 3, 3, 3, 5, 1, 1, Padding.Same);
+        yield return Case(1, 1, 16, 3, 3, 1, 1, Padding.Same);
+        yield return Case(10, 11, 3, 2, 2, 3, 3, Padding.Same);
+    }
+
+    private static TestCaseData Case(int height, int width, int channels, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding) =>
+        new TestCaseData(height, width, channels, kernelHeight, kernelWidth, strideHeight, strideWidth, padding);
+
+    [TestCaseSource(nameof(Geometries))]
+    public void ForwardEqualsReferenceAndIm2ColGemmBitForBit(int height, int width, int channels, int kernelHeight, int kernelWidth,
+        int strideHeight, int strideWidth, Padding padding)
+    {
+        var geometry = ConvGeometry.TryCreate(height, width, channels, new Size2(kernelHeight, kernelWidth), new Size2(strideHeight, strideWidth), padding)!.Value;
+        var random = new RandomSource(5);
+        foreach (int filters in new[] { 64, 128 })
+        {
+            foreach (int count in new[] { 1, 3 })
+            {
+                float[] input = Gaussian(count * geometry.InputLength, random);
+                float[] padded = new float[count * IndirectConv.PaddedLength(geometry)];
+                IndirectConv.Pad(input, geometry, count, padded);
+                float[] kernel = Gaussian(geometry.PatchLength * filters, random);
+                float[] bias = Gaussian(filters, random);
+                int rows = count * geometry.OutputPixels;
+
+                // The im2col path: expand, multiply, add the bias (with ReLU).
+                float[] columns = new float[rows * geometry.PatchLength];
+                Im2Col.ExpandRows(input, geometry, 0, rows, columns);
+                float[] sums = new float[rows * filters];
+                Gemm.Multiply(columns, kernel, rows, filters, geometry.PatchLength, sums, accumulate: false);
+                foreach (var (withBias, relu) in new[] { (false, false), (true, false), (true, true) })
+                {
+                    float[] expected = (float[])sums.Clone();
+                    if (withBias)
+                    {
+                        Activations.AddBias(bias, rows, relu, expected);
+                    }
+                    ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
+                    string what = $"F={filters} N={count} bias={withBias} relu={relu}";
+
+                    float[] simd = new float[rows * filters];
+                    IndirectConv.Forward(padded, kernel, usedBias, geometry, filters, 0, rows, relu, simd);
+                    AssertBitEqual(simd, expected, "SIMD vs im2col + GEMM, " + what);
+                    float[] scalar = new float[rows * filters];
+                    IndirectConv.ForwardReference(padded, kernel, usedBias, geometry, filters, 0, rows, relu, scalar);
+                    AssertBitEqual(scalar, expected, "reference vs im2col + GEMM, " + what);
+
+                    // A row range that starts inside an example and ends inside a tile.
+                    int first = Math.Min(rows - 1, geometry.OutputPixels / 2 + 1), part = Math.Min(rows - first, 7);
+                    float[] range = new float[part * filters + 3];
+                    range[^1] = 42f;
+                    IndirectConv.Forward(padded, kernel, usedBias, geometry, filters, first, part, relu, range);
+                    AssertBitEqual(range[..(part * filters)], expected[(first * filters)..((first + part) * filters)], "row range, " + what);
+                    Assert.That(range[^1], Is.EqualTo(42f), "nothing is written past the rows");
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void PadKeepsTheInputAndZerosTheBorder()
+    {
+        var geometry = ConvGeometry.TryCreate(3, 4, 2, new Size2(3, 3), new Size2(1, 1), Padding.Same)!.Value;
+        float[] input = Enumerable.Range(1, 2 * geometry.InputLength).Select(value => (float)value).ToArray();
+        float[] padded = Enumerable.Repeat(-1f, 2 * IndirectConv.PaddedLength(geometry)).ToArray();
+        IndirectConv.Pad(input, geometry, 2, padded);
+        Assert.That(IndirectConv.PaddedHeight(geometry), Is.EqualTo(5));
+        Assert.That(IndirectConv.PaddedWidth(geometry), Is.EqualTo(6));
+        for (int n = 0; n < 2; n++)
+        {
+            for (int row = 0; row < 5; row++)
+            {
+                for (int column = 0; column < 6; column++)
+                {
+                    for (int c = 0; c < 2; c++)
+                    {
+                        float actual = padded[((n * 5 + row) * 6 + column) * 2 + c];
+                        bool inside = row is >= 1 and <= 3 && column is >= 1 and <= 4;
+                        float expected = inside ? input[((n * 3 + row - 1) * 4 + column - 1) * 2 + c] : 0f;
+                        Assert.That(actual, Is.EqualTo(expected), $"n={n} row={row} column={column} c={c}");
+                    }
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void RejectsShortBuffersAndReluWithoutBias()
+    {
+        var geometry = ConvGeometry.TryCreate(7, 7, 64, new Size2(3, 3), new Size2(1, 1), Padding.Same)!.Value;
+        float[] padded = new float[IndirectConv.PaddedLength(geometry)];
+        float[] kernel = new float[geometry.PatchLength * 64];
+        float[] bias = new float[64];
+        float[] output = new float[geometry.OutputPixels * 64];
+        var shortPadded = Assert.Throws<ArgumentException>(() =>
+            IndirectConv.Forward(padded, kernel, bias, geometry, 64, geometry.OutputPixels - 1, 2, false, output));
+        Assert.That(shortPadded!.Message, Does.Contain("padded").And.Contain(IndirectConv.PaddedLength(geometry) * 2 + " floats"));
+        var shortKernel = Assert.Throws<ArgumentException>(() =>
+            IndirectConv.Forward(padded, kernel.AsSpan(1), bias, geometry, 64, 0, 1, false, output));
+        Assert.That(shortKernel!.Message, Does.Contain("kernel"));
+        var shortOutput = Assert.Throws<ArgumentException>(() =>
+            IndirectConv.Forward(padded, kernel, bias, geometry, 64, 0, geometry.OutputPixels, false, output.AsSpan(1)));
+        Assert.That(shortOutput!.Message, Does.Contain("output"));
+        var relu = Assert.Throws<ArgumentException>(() =>
+            IndirectConv.Forward(padded, kernel, ReadOnlySpan<float>.Empty, geometry, 64, 0, 1, true, output));
+        Assert.That(relu!.Message, Does.Contain("ReLU"));
+    }
+
+    private static float[] Gaussian(int length, RandomSource random)
+    {
+        float[] values = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = (float)random.NextGaussian();
+        }
+        return values;
+    }
+
+    private static void AssertBitEqual(float[] actual, float[] expected, string what) =>
+        Assert.That(actual.Select(BitConverter.SingleToUInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToUInt32Bits)), what);
+}

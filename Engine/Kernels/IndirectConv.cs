@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Engine.Kernels;
+
+// Shape legend: N batch, H/W input spatial, C channels, KH/KW kernel, OH/OW output spatial, F filters,
+// taps = KH·KW, K = taps·C. Padded images [N, PH, PW, C] hold exactly the cells the windows read, zeros
+// in the padding: PH = (OH - 1)·SH + KH rows and PW = (OW - 1)·SW + KW columns, starting PadTop rows and
+// PadLeft columns before the input. The window of output pixel (oh, ow) starts at padded cell
+// (oh·SH, ow·SW); its tap (i, j) is the C floats at cell (oh·SH + i, ow·SW + j): one row offset per
+// output pixel plus one offset per tap, the same for every pixel. No im2col matrix is built.
+//
+// Determinism: an output element is one chain of fused multiply-adds over k = tap·C + c ascending,
+// started from zero, then bias added once and ReLU applied: exactly the chain of im2col + Gemm.Multiply
+// followed by Activations.AddBias, so the two paths give the same bits.
+
+/// <summary>
+/// Indirect convolution (forward): register tiles of 6 output pixels x 64 filters read the input
+/// windows in place from zero-padded images, with bias and ReLU fused into the store.
+/// </summary>
+public static unsafe class IndirectConv
+{
+    /// <summary>Filters per register tile: four Vector512.</summary>
+    public const int FilterPanel = 64;
+
+    /// <summary>Output pixels per register tile (24 accumulators with the four vectors).</summary>
+    private const int PixelTile = 6;
+
+    /// <summary>
+    /// True when the SIMD kernel runs for this geometry: F a multiple of <see cref="FilterPanel"/> and
+    /// AVX-512 or AVX2 with FMA (without AVX-512 each Vector512 operation runs as two 256-bit ones; every
+    /// lane's chain, so every bit, is the same).
+    /// </summary>
+    public static bool IsSupported(int filters) =>
+        filters % FilterPanel == 0
+        && ((Vector512.IsHardwareAccelerated && Avx512F.IsSupported) || (Vector256.IsHardwareAccelerated && Fma.IsSupported));
+
+    /// <summary>PH = (OH - 1)·SH + KH: the rows of a padded image.</summary>
+    public static int PaddedHeight(in ConvGeometry geometry) => (geometry.OutputHeight - 1) * geometry.StrideHeight + geometry.KernelHeight;
+
+    /// <summary>PW = (OW - 1)·SW + KW: the columns of a padded image.</summary>
+    public static int PaddedWidth(in ConvGeometry geometry) => (geometry.OutputWidth - 1) * geometry.StrideWidth + geometry.KernelWidth;
+
+    /// <summary>PH · PW · C.</summary>
+    public static int PaddedLength(in ConvGeometry geometry) => PaddedHeight(geometry) * PaddedWidth(geometry) * geometry.Channels;
+
+    /// <summary>padded[N, PH, PW, C] from input[N, H, W, C] for <paramref name="count"/> examples: zeros outside the input.</summary>
+    public static void Pad(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> padded)
+    {
+        int channels = geometry.Channels;
+        int paddedHeight = PaddedHeight(geometry), paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        CheckLength(input.Length, (long)count * geometry.InputLength, nameof(input), "N·H·W·C");
+        CheckLength(padded.Length, (long)count * paddedLength, nameof(padded), "N·PH·PW·C");
+        // Columns [first, end) of a padded row come from input columns [first - PadLeft, end - PadLeft).
+        int first = Math.Min(geometry.PadLeft, paddedWidth);
+        int end = Math.Min(geometry.PadLeft + geometry.InputWidth, paddedWidth);
+        int rowLength = paddedWidth * channels;
+        for (int n = 0; n < count; n++)
+        {
+            ReadOnlySpan<float> image = input.Slice(n * geometry.InputLength, geometry.InputLength); // [H, W, C]
+            Span<float> target = padded.Slice(n * paddedLength, paddedLength);                       // [PH, PW, C]
+            for (int row = 0; row < paddedHeight; row++)
+            {
+                Span<float> paddedRow = target.Slice(row * rowLength, rowLength);
+                int inputRow = row - geometry.PadTop;
+                if ((uint)inputRow >= (uint)geometry.InputHeight || end <= first)
+                {
+                    paddedRow.Clear();
+                    continue;
+                }
+                paddedRow.Slice(0, first * channels).Clear();
+                image.Slice(inputRow * geometry.InputWidth * channels, (end - first) * channels).CopyTo(paddedRow.Slice(first * channels));
+                paddedRow.Slice(end * channels).Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// output[r, F] = act(bias[F] + Σ over k of window(r)[k] · kernel[k, F]) for the output rows
+    /// [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rows"/>) of the examples
+    /// in <paramref name="padded"/> (row r is pixel r mod OH·OW of example r div OH·OW), written to
+    /// <paramref name="output"/> from its start; act is ReLU when <paramref name="relu"/>, and an empty
+    /// <paramref name="bias"/> adds nothing (then <paramref name="relu"/> must be false).
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output)
+    {
+        int examples = rows == 0 ? 0 : (firstRow + rows - 1) / geometry.OutputPixels + 1;
+        CheckLength(padded.Length, (long)examples * PaddedLength(geometry), nameof(padded), "(examples reached)·PH·PW·C");
+        CheckLength(kernel.Length, (long)geometry.PatchLength * filters, nameof(kernel), "KH·KW·C·F");
+        CheckLength(output.Length, (long)rows * filters, nameof(output), "rows·F");
+        if (!bias.IsEmpty)
+        {
+            CheckLength(bias.Length, filters, nameof(bias), "F");
+        }
+        if (bias.IsEmpty && relu)
+        {
+            throw new ArgumentException("IndirectConv fuses ReLU with the bias; without a bias apply ReLU afterwards.", nameof(relu));
+        }
+        if (firstRow < 0 || rows < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"IndirectConv expects firstRow >= 0 and rows >= 0; received {firstRow} and {rows}.");
+        }
+        if (!IsSupported(filters))
+        {
+            ForwardReference(padded, kernel, bias, geometry, filters, firstRow, rows, relu, output);
+            return;
+        }
+        int taps = geometry.KernelHeight * geometry.KernelWidth;
+        int paddedWidth = PaddedWidth(geometry), channels = geometry.Channels;
+        nint* tapOffsets = stackalloc nint[taps];
+        for (int tap = 0; tap < taps; tap++)
+        {
+            tapOffsets[tap] = ((nint)(tap / geometry.KernelWidth) * paddedWidth + tap % geometry.KernelWidth) * channels;
+        }
+        fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, outputPointer = output)
+        {
+            Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
+                outputPointer, tapOffsets, taps);
+        }
+    }
+
+    /// <summary>Scalar reference of <see cref="Forward"/> (any F).</summary>
+    public static void ForwardReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output)
+    {
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry), channels = geometry.Channels;
+        for (int r = 0; r < rows; r++)
+        {
+            int row = firstRow + r, n = row / geometry.OutputPixels, pixel = row % geometry.OutputPixels;
+            int oh = pixel / geometry.OutputWidth, ow = pixel % geometry.OutputWidth;
+            int window = n * paddedLength + (oh * geometry.StrideHeight * paddedWidth + ow * geometry.StrideWidth) * channels;
+            for (int f = 0; f < filters; f++)
+            {
+                float sum = 0f;
+                for (int i = 0; i < geometry.KernelHeight; i++)
+                {
+                    for (int j = 0; j < geometry.KernelWidth; j++)
+                    {
+                        int cell = window + (i * paddedWidth + j) * channels;
+                        int k = (i * geometry.KernelWidth + j) * channels;
+                        for (int c = 0; c < channels; c++)
+                        {
+                            sum = MathF.FusedMultiplyAdd(padded[cell + c], kernel[(k + c) * filters + f], sum);
+                        }
+                    }
+                }
+                if (!bias.IsEmpty)
+                {
+                    sum += bias[f];
+                    sum = relu ? Math.Max(sum, 0f) : sum;
+                }
+                output[r * filters + f] = sum;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward512(float* padded, float* kernel, float* bias, in ConvGeometry geometry, int filters,
+        int firstRow, int rows, bool relu, float* output, nint* tapOffsets, int taps)
+    {
+        int pixels = geometry.OutputPixels, outputWidth = geometry.OutputWidth, channels = geometry.Channels;
+        nint paddedLength = PaddedLength(geometry), paddedWidth = PaddedWidth(geometry);
+        nint rowStep = geometry.StrideHeight * paddedWidth * channels, columnStep = (nint)geometry.StrideWidth * channels;
+        nint kernelStride = filters, tapStride = (nint)channels * filters;
+        float** windows = stackalloc float*[PixelTile];
+        for (int panel = 0; panel < filters; panel += FilterPanel)
+        {
+            for (int r = 0; r < rows; r += PixelTile)
+            {
+                int tileRows = Math.Min(PixelTile, rows - r);
+                for (int t = 0; t < PixelTile; t++)
+                {
+                    // Rows past the end repeat the last valid one (computed, not stored).
+                    int row = firstRow + r + Math.Min(t, tileRows - 1), n = row / pixels, pixel = row - n * pixels;
+                    int oh = pixel / outputWidth, ow = pixel - oh * outputWidth;
+                    windows[t] = padded + n * paddedLength + oh * rowStep + ow * columnStep;
+                }
+                Tile6x4(windows, tapOffsets, taps, channels, kernel + panel, kernelStride, tapStride,
+                    bias is null ? null : bias + panel, relu, output + (nint)r * filters + panel, filters, tileRows);
+            }
+        }
+    }
+
+    /// <summary>6 output pixels x 64 filters: 24 accumulators over every tap and channel, then bias and ReLU at the store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x4(float** windows, nint* tapOffsets, int taps, int channels, float* kernel, nint kernelStride, nint tapStride,
+        float* bias, bool relu, float* output, nint outputStride, int rows)
+    {
+        Debug.Assert(rows >= 1 && rows <= PixelTile);
+        float* w0 = windows[0], w1 = windows[1], w2 = windows[2], w3 = windows[3], w4 = windows[4], w5 = windows[5];
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        Vector512<float> a40 = default, a41 = default, a42 = default, a43 = default;
+        Vector512<float> a50 = default, a51 = default, a52 = default, a53 = default;
+        for (int tap = 0; tap < taps; tap++)
+        {
+            nint offset = tapOffsets[tap];
+            float* x0 = w0 + offset, x1 = w1 + offset, x2 = w2 + offset, x3 = w3 + offset, x4 = w4 + offset, x5 = w5 + offset;
+            float* k = kernel + tap * tapStride;
+            for (int c = 0; c < channels; c++, k += kernelStride)
+            {
+                Vector512<float> k0 = Vector512.Load(k), k1 = Vector512.Load(k + 16), k2 = Vector512.Load(k + 32), k3 = Vector512.Load(k + 48);
+                Vector512<float> x = Vector512.Create(x0[c]);
+                a00 = Vector512.FusedMultiplyAdd(x, k0, a00); a01 = Vector512.FusedMultiplyAdd(x, k1, a01);
+                a02 = Vector512.FusedMultiplyAdd(x, k2, a02); a03 = Vector512.FusedMultiplyAdd(x, k3, a03);
+                x = Vector512.Create(x1[c]);
+                a10 = Vector512.FusedMultiplyAdd(x, k0, a10); a11 = Vector512.FusedMultiplyAdd(x, k1, a11);
+                a12 = Vector512.FusedMultiplyAdd(x, k2, a12); a13 = Vector512.FusedMultiplyAdd(x, k3, a13);
+                x = Vector512.Create(x2[c]);
+                a20 = Vector512.FusedMultiplyAdd(x, k0, a20); a21 = Vector512.FusedMultiplyAdd(x, k1, a21);
+                a22 = Vector512.FusedMultiplyAdd(x, k2, a22); a23 = Vector512.FusedMultiplyAdd(x, k3, a23);
+                x = Vector512.Create(x3[c]);
+                a30 = Vector512.FusedMultiplyAdd(x, k0, a30); a31 = Vector512.FusedMultiplyAdd(x, k1, a31);
+                a32 = Vector512.FusedMultiplyAdd(x, k2, a32); a33 = Vector512.FusedMultiplyAdd(x, k3, a33);
+                x = Vector512.Create(x4[c]);
+                a40 = Vector512.FusedMultiplyAdd(x, k0, a40); a41 = Vector512.FusedMultiplyAdd(x, k1, a41);
+                a42 = Vector512.FusedMultiplyAdd(x, k2, a42); a43 = Vector512.FusedMultiplyAdd(x, k3, a43);
+                x = Vector512.Create(x5[c]);
+                a50 = Vector512.FusedMultiplyAdd(x, k0, a50); a51 = Vector512.FusedMultiplyAdd(x, k1, a51);
+                a52 = Vector512.FusedMultiplyAdd(x, k2, a52); a53 = Vector512.FusedMultiplyAdd(x, k3, a53);
+            }
+        }
+        StoreRow(output, a00, a01, a02, a03, bias, relu);
+        if (rows > 1)
+        {
+            StoreRow(output + outputStride, a10, a11, a12, a13, bias, relu);
+        }
+        if (rows > 2)
+        {
+            StoreRow(output + 2 * outputStride, a20, a21, a22, a23, bias, relu);
+        }
+        if (rows > 3)
+        {
+            StoreRow(output + 3 * outputStride, a30, a31, a32, a33, bias, relu);
+        }
+        if (rows > 4)
+        {
+            StoreRow(output + 4 * outputStride, a40, a41, a42, a43, bias, relu);
+        }
+        if (rows > 5)
+        {
+            StoreRow(output + 5 * outputStride, a50, a51, a52, a53, bias, relu);
+        }
+    }
+
+    /// <summary>Stores 64 sums, plus the bias and through ReLU when given (as <see cref="Activations.AddBias"/> computes them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* destination, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, Vector512<float> s3,
+        float* bias, bool relu)
+    {
+        if (bias is not null)
+        {
+            s0 += Vector512.Load(bias);
+            s1 += Vector512.Load(bias + 16);
+            s2 += Vector512.Load(bias + 32);
+            s3 += Vector512.Load(bias + 48);
+            if (relu)
+            {
+                s0 = Vector512.Max(s0, Vector512<float>.Zero);
+                s1 = Vector512.Max(s1, Vector512<float>.Zero);
+                s2 = Vector512.Max(s2, Vector512<float>.Zero);
+                s3 = Vector512.Max(s3, Vector512<float>.Zero);
+            }
+        }
+        s0.Store(destination);
+        s1.Store(destination + 16);
+        s2.Store(destination + 32);
+        s3.Store(destination + 48);
+    }
+
+    private static void CheckLength(long length, long required, string name, string formula)
+    {
+        if (length < required)
+        {
+            throw new ArgumentException($"IndirectConv expects {name} to hold at least {formula} = {required} floats; received {length}.", name);
+        }
+    }
+}
