@@ -137,6 +137,57 @@ public class SequentialTests
         Assert.That(allocated, Is.EqualTo(0), "bytes allocated by 5 training steps");
     }
 
+    [TestCase(40, 1)]
+    [TestCase(40, 2)]
+    [TestCase(27, 2)] // a partial batch
+    public void ConvAndPoolRunTogetherGiveTheSameBitsAsLayerByLayer(int count, int threads)
+    {
+        // The model runs each Conv2D and the MaxPool2D after it chunk by chunk in one parallel
+        // region; calling the layers one by one must give the same logits, gradients and pooled outputs.
+        var (images, labels) = RandomBatch(count, seed: 21);
+        Sequential Trained()
+        {
+            var model = ReferenceModels.MnistCnn();
+            model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 40, Seed: 5, Threads: threads));
+            model.Compile(new Adam());
+            model.TrainStep(images, labels); // ReLU masks and pool winners of trained, not just initial, weights
+            return model;
+        }
+        // Two identical models, so that both draw the same dropout masks.
+        Sequential together = Trained(), model = Trained();
+        Assert.That(together.ConvPoolPairs, Is.EqualTo(3), "the reference model's three conv + pool pairs run together");
+        together.ComputeGradients(images, labels);
+        float[][] fused = together.Parameters.Select(p => p.Gradient.ReadOnlySpan.ToArray()).ToArray();
+        float[] fusedLogits = together.Forward(images, training: false).ReadOnlySpan.ToArray();
+
+        model.ZeroGrad();
+        Tensor activation = images;
+        foreach (ILayer layer in model.Layers)
+        {
+            activation = layer.Forward(activation, training: true);
+        }
+        var loss = new Engine.Losses.SoftmaxCrossEntropy(40, 10);
+        loss.Forward(activation, labels);
+        Tensor gradient = loss.Backward();
+        for (int index = model.Layers.Count - 1; index >= 0; index--)
+        {
+            gradient = model.Layers[index].Backward(gradient);
+        }
+        for (int index = 0; index < fused.Length; index++)
+        {
+            Assert.That(model.Parameters[index].Gradient.ReadOnlySpan.ToArray().Select(BitConverter.SingleToInt32Bits),
+                Is.EqualTo(fused[index].Select(BitConverter.SingleToInt32Bits)), model.Parameters[index].Name);
+        }
+        Assert.That(fused.Sum(g => g.Count(v => v != 0f)), Is.GreaterThan(100_000), "gradients that are not all zero");
+
+        activation = images;
+        foreach (ILayer layer in model.Layers)
+        {
+            activation = layer.Forward(activation, training: false);
+        }
+        Assert.That(activation.ReadOnlySpan.ToArray(), Is.EqualTo(fusedLogits), "logits");
+    }
+
     internal static (Tensor Images, Tensor Labels) RandomBatch(int count, int seed)
     {
         var random = new RandomSource((ulong)seed);

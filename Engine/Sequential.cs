@@ -18,6 +18,7 @@ public sealed class Sequential
     private SoftmaxCrossEntropy? _loss;
     private IOptimizer? _optimizer;
     private Shape? _inputShape;
+    private bool[] _runsWithNext = []; // layer i is a Conv2D that runs the MaxPool2D i + 1 inside its parallel regions
 
     /// <summary>Creates a model from its layers, first to last.</summary>
     public Sequential(params IEnumerable<ILayer> layers)
@@ -36,6 +37,9 @@ public sealed class Sequential
             }
         }
     }
+
+    /// <summary>How many Conv2D layers run the MaxPool2D after them inside their own parallel regions.</summary>
+    internal int ConvPoolPairs => _runsWithNext.Count(pair => pair);
 
     /// <summary>The layers, first to last.</summary>
     public IReadOnlyList<ILayer> Layers => _layers;
@@ -123,6 +127,12 @@ public sealed class Sequential
                 $"The last layer ({_layers[^1].GetType().Name} '{_layers[^1].Name}') outputs {shape}; expected logits of rank 2 [N, classes].");
         }
         _parameters = parameters.ToArray();
+        _runsWithNext = new bool[_layers.Length];
+        for (int index = 0; index + 1 < _layers.Length; index++)
+        {
+            _runsWithNext[index] = _layers[index] is Conv2D conv && _layers[index + 1] is MaxPool2D pool
+                && conv.CanRunWithPool(pool, context.Workers);
+        }
         _loss = new SoftmaxCrossEntropy(options.BatchSize, shape[1]);
         _inputShape = inputShape;
         Options = options;
@@ -154,9 +164,16 @@ public sealed class Sequential
     {
         CheckImages(images);
         Tensor activation = images;
-        foreach (ILayer layer in _layers)
+        for (int index = 0; index < _layers.Length; index++)
         {
-            activation = layer.Forward(activation, training);
+            if (_runsWithNext[index])
+            {
+                // A conv and the pool after it, chunk by chunk in one parallel region (same values).
+                activation = ((Conv2D)_layers[index]).ForwardThroughPool(activation, training, (MaxPool2D)_layers[index + 1]);
+                index++;
+                continue;
+            }
+            activation = _layers[index].Forward(activation, training);
         }
         return activation;
     }
@@ -190,6 +207,12 @@ public sealed class Sequential
         Tensor gradient = _loss.Backward();
         for (int index = _layers.Length - 1; index >= 0; index--)
         {
+            if (index > 0 && _runsWithNext[index - 1])
+            {
+                gradient = ((Conv2D)_layers[index - 1]).BackwardThroughPool((MaxPool2D)_layers[index], gradient);
+                index--;
+                continue;
+            }
             gradient = _layers[index].Backward(gradient);
         }
         return loss;

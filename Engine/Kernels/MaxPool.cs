@@ -29,51 +29,90 @@ public static class MaxPool
     /// <summary>
     /// <see cref="Forward"/> with 16 channels per Vector512 (C a multiple of 16); the same strict
     /// "greater than" scan in row-major window order, so equal to <see cref="ForwardReference"/>.
+    /// Each window's cells are listed once and reused for every 16 channels.
     /// </summary>
-    public static void ForwardVector512(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
+    public static unsafe void ForwardVector512(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
     {
         int channels = geometry.Channels;
         int outputLength = geometry.OutputPixels * channels;
-        Debug.Assert(channels % Vector512<float>.Count == 0);
-        Debug.Assert(input.Length >= count * geometry.InputLength && output.Length >= count * outputLength);
+        CheckChannels(channels);
+        CheckLength(input.Length, (long)count * geometry.InputLength, nameof(input), "N·H·W·C");
+        CheckLength(output.Length, (long)count * outputLength, nameof(output), "N·OH·OW·C");
+        CheckLength(argmax.Length, (long)count * outputLength, nameof(argmax), "N·OH·OW·C");
+        int* cells = stackalloc int[geometry.KernelHeight * geometry.KernelWidth];
         Vector512<int> lanes = Vector512<int>.Indices;
-        for (int n = 0; n < count; n++)
+        fixed (float* inputPointer = input, outputPointer = output)
+        fixed (int* argmaxPointer = argmax)
         {
-            ReadOnlySpan<float> image = input.Slice(n * geometry.InputLength, geometry.InputLength); // [H, W, C]
-            Span<float> pooled = output.Slice(n * outputLength, outputLength);                      // [OH, OW, C]
-            Span<int> winners = argmax.Slice(n * outputLength, outputLength);                        // [OH, OW, C]
-            for (int oh = 0; oh < geometry.OutputHeight; oh++)
+            for (int n = 0; n < count; n++)
             {
-                int hStart = oh * geometry.StrideHeight - geometry.PadTop;
-                int hFirst = Math.Max(hStart, 0);
-                int hEnd = Math.Min(hStart + geometry.KernelHeight, geometry.InputHeight);
-                for (int ow = 0; ow < geometry.OutputWidth; ow++)
+                float* image = inputPointer + (nint)n * geometry.InputLength;    // [H, W, C]
+                float* pooled = outputPointer + (nint)n * outputLength;          // [OH, OW, C]
+                int* winners = argmaxPointer + (nint)n * outputLength;           // [OH, OW, C]
+                for (int oh = 0; oh < geometry.OutputHeight; oh++)
                 {
-                    int wStart = ow * geometry.StrideWidth - geometry.PadLeft;
-                    int wFirst = Math.Max(wStart, 0);
-                    int wEnd = Math.Min(wStart + geometry.KernelWidth, geometry.InputWidth);
-                    int outBase = (oh * geometry.OutputWidth + ow) * channels;
-                    for (int c = 0; c < channels; c += Vector512<float>.Count)
+                    for (int ow = 0; ow < geometry.OutputWidth; ow++)
                     {
-                        int firstIndex = (hFirst * geometry.InputWidth + wFirst) * channels + c;
-                        Vector512<float> best = Vector512.Create(image.Slice(firstIndex));
-                        Vector512<int> bestIndex = lanes + Vector512.Create(firstIndex);
-                        for (int h = hFirst; h < hEnd; h++)
+                        int cellCount = WindowCells(geometry, oh, ow, cells);
+                        int outBase = (oh * geometry.OutputWidth + ow) * channels;
+                        for (int c = 0; c < channels; c += Vector512<float>.Count)
                         {
-                            for (int w = h == hFirst ? wFirst + 1 : wFirst; w < wEnd; w++)
+                            int firstIndex = cells[0] + c;
+                            Vector512<float> best = Vector512.Load(image + firstIndex);
+                            Vector512<int> bestIndex = lanes + Vector512.Create(firstIndex);
+                            for (int k = 1; k < cellCount; k++)
                             {
-                                int cell = (h * geometry.InputWidth + w) * channels + c;
-                                Vector512<float> value = Vector512.Create(image.Slice(cell));
+                                int cell = cells[k] + c;
+                                Vector512<float> value = Vector512.Load(image + cell);
                                 Vector512<float> greater = Vector512.GreaterThan(value, best);
                                 best = Vector512.ConditionalSelect(greater, value, best);
                                 bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell), bestIndex);
                             }
+                            best.Store(pooled + outBase + c);
+                            bestIndex.Store(winners + outBase + c);
                         }
-                        best.CopyTo(pooled.Slice(outBase + c));
-                        bestIndex.CopyTo(winners.Slice(outBase + c));
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Lists the input cells of window (oh, ow) inside the input, in row-major order, as offsets
+    /// (h·W + w)·C from the start of the example; returns how many (at least 1).
+    /// </summary>
+    private static unsafe int WindowCells(in ConvGeometry geometry, int oh, int ow, int* cells)
+    {
+        int hStart = oh * geometry.StrideHeight - geometry.PadTop;
+        int hFirst = Math.Max(hStart, 0);
+        int hEnd = Math.Min(hStart + geometry.KernelHeight, geometry.InputHeight);
+        int wStart = ow * geometry.StrideWidth - geometry.PadLeft;
+        int wFirst = Math.Max(wStart, 0);
+        int wEnd = Math.Min(wStart + geometry.KernelWidth, geometry.InputWidth);
+        int cellCount = 0;
+        for (int h = hFirst; h < hEnd; h++)
+        {
+            for (int w = wFirst; w < wEnd; w++)
+            {
+                cells[cellCount++] = (h * geometry.InputWidth + w) * geometry.Channels;
+            }
+        }
+        return cellCount;
+    }
+
+    private static void CheckChannels(int channels)
+    {
+        if (channels % Vector512<float>.Count != 0)
+        {
+            throw new ArgumentException($"MaxPool's Vector512 kernels expect C to be a multiple of {Vector512<float>.Count}; received C={channels}.", nameof(channels));
+        }
+    }
+
+    private static void CheckLength(long length, long required, string name, string formula)
+    {
+        if (length < required)
+        {
+            throw new ArgumentException($"MaxPool expects {name} to hold at least {formula} = {required} values; received {length}.", name);
         }
     }
 
@@ -155,40 +194,44 @@ public static class MaxPool
     /// channels at a time; no clearing pass and no scatter. Equal to <see cref="BackwardReference"/>
     /// (a cell receives at most one addend, added to 0).
     /// </summary>
-    public static void BackwardTiled(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput)
+    public static unsafe void BackwardTiled(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput)
     {
         int channels = geometry.Channels;
         int outputLength = geometry.OutputPixels * channels;
-        Debug.Assert(channels % Vector512<float>.Count == 0 && TilesTheInput(geometry));
-        Vector512<int> lanes = Vector512<int>.Indices;
-        for (int n = 0; n < count; n++)
+        CheckChannels(channels);
+        if (!TilesTheInput(geometry))
         {
-            Span<float> image = dInput.Slice(n * geometry.InputLength, geometry.InputLength);          // [H, W, C]
-            ReadOnlySpan<float> gradient = dOutput.Slice(n * outputLength, outputLength);             // [OH, OW, C]
-            ReadOnlySpan<int> winners = argmax.Slice(n * outputLength, outputLength);                 // [OH, OW, C]
-            for (int oh = 0; oh < geometry.OutputHeight; oh++)
+            throw new ArgumentException("MaxPool.BackwardTiled expects windows that tile the input (stride = pool size, the output covering the input).", nameof(geometry));
+        }
+        CheckLength(dOutput.Length, (long)count * outputLength, nameof(dOutput), "N·OH·OW·C");
+        CheckLength(argmax.Length, (long)count * outputLength, nameof(argmax), "N·OH·OW·C");
+        CheckLength(dInput.Length, (long)count * geometry.InputLength, nameof(dInput), "N·H·W·C");
+        int* cells = stackalloc int[geometry.KernelHeight * geometry.KernelWidth];
+        Vector512<int> lanes = Vector512<int>.Indices;
+        fixed (float* dOutputPointer = dOutput, dInputPointer = dInput)
+        fixed (int* argmaxPointer = argmax)
+        {
+            for (int n = 0; n < count; n++)
             {
-                int hStart = oh * geometry.StrideHeight - geometry.PadTop;
-                int hFirst = Math.Max(hStart, 0);
-                int hEnd = Math.Min(hStart + geometry.KernelHeight, geometry.InputHeight);
-                for (int ow = 0; ow < geometry.OutputWidth; ow++)
+                float* image = dInputPointer + (nint)n * geometry.InputLength;     // [H, W, C]
+                float* gradient = dOutputPointer + (nint)n * outputLength;        // [OH, OW, C]
+                int* winners = argmaxPointer + (nint)n * outputLength;            // [OH, OW, C]
+                for (int oh = 0; oh < geometry.OutputHeight; oh++)
                 {
-                    int wStart = ow * geometry.StrideWidth - geometry.PadLeft;
-                    int wFirst = Math.Max(wStart, 0);
-                    int wEnd = Math.Min(wStart + geometry.KernelWidth, geometry.InputWidth);
-                    int outBase = (oh * geometry.OutputWidth + ow) * channels;
-                    for (int c = 0; c < channels; c += Vector512<float>.Count)
+                    for (int ow = 0; ow < geometry.OutputWidth; ow++)
                     {
-                        Vector512<float> g = Vector512.Create(gradient.Slice(outBase + c));
-                        Vector512<int> winner = Vector512.Create(winners.Slice(outBase + c));
-                        for (int h = hFirst; h < hEnd; h++)
+                        int cellCount = WindowCells(geometry, oh, ow, cells);
+                        int outBase = (oh * geometry.OutputWidth + ow) * channels;
+                        for (int c = 0; c < channels; c += Vector512<float>.Count)
                         {
-                            for (int w = wFirst; w < wEnd; w++)
+                            Vector512<float> g = Vector512.Load(gradient + outBase + c);
+                            Vector512<int> winner = Vector512.Load(winners + outBase + c);
+                            for (int k = 0; k < cellCount; k++)
                             {
-                                int cell = (h * geometry.InputWidth + w) * channels + c;
+                                int cell = cells[k] + c;
                                 Vector512<float> won = Vector512.Equals(winner, lanes + Vector512.Create(cell)).AsSingle();
                                 // + 0 as the reference's 0 + g: a gradient of -0 lands as +0 there too.
-                                (Vector512.BitwiseAnd(g, won) + Vector512<float>.Zero).CopyTo(image.Slice(cell));
+                                (Vector512.BitwiseAnd(g, won) + Vector512<float>.Zero).Store(image + cell);
                             }
                         }
                     }

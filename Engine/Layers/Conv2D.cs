@@ -46,6 +46,9 @@ public sealed class Conv2D : Layer
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private readonly Action<int> _reduceSlice;
+    private readonly Action<int> _forwardPooledChunk;
+    private readonly Action<int> _backwardPooledChunk;
+    private MaxPool2D? _callPool;  // the pool run chunk by chunk with this layer (ForwardThroughPool, BackwardThroughPool)
     private Tensor? _callInput;   // the input of the last Forward, read again by Backward
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
@@ -88,6 +91,16 @@ public sealed class Conv2D : Layer
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
         _reduceSlice = ReduceSlice;
+        _forwardPooledChunk = chunk =>
+        {
+            ForwardChunk(chunk);
+            _callPool!.RunForwardChunk(chunk);
+        };
+        _backwardPooledChunk = chunk =>
+        {
+            _callPool!.RunBackwardChunk(chunk);
+            BackwardChunk(chunk);
+        };
     }
 
     /// <summary>F.</summary>
@@ -236,22 +249,86 @@ public sealed class Conv2D : Layer
     /// <inheritdoc />
     protected override Tensor OnBackward(Tensor dOutput)
     {
-        int count = LastBatch;
-        int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
+        BeginBackward(dOutput, LastBatch);
+        _workers!.For(_callChunks, _backwardChunk);
+        return FinishBackward();
+    }
+
+    /// <summary>
+    /// Whether <paramref name="pool"/> can run chunk by chunk inside this layer's parallel regions
+    /// (<see cref="ForwardThroughPool"/>, <see cref="BackwardThroughPool"/>): it takes exactly this
+    /// layer's output and was built with the same threads.
+    /// </summary>
+    internal bool CanRunWithPool(MaxPool2D pool, Workers workers) =>
+        ReferenceEquals(workers, _workers) && pool.InputShape == OutputShape;
+
+    /// <summary>
+    /// This layer's forward followed by <paramref name="pool"/>'s on its output, in one parallel
+    /// region: each chunk of examples is pooled right after it is convolved, while it is still in
+    /// cache. The same values as Forward then pool.Forward (each chunk's work is unchanged).
+    /// </summary>
+    internal Tensor ForwardThroughPool(Tensor input, bool training, MaxPool2D pool)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        BeginForward(input.Shape);
+        int count = input.Shape[0];
+        pool.BeginForward(pool.InputShape); // the batch may be smaller; its shape is this layer's output, checked above
+        _callInput = input;
+        _callCount = count;
+        _callChunks = ChunkCount(count);
+        pool.PrepareForwardChunks(_output!, count);
+        _callPool = pool;
+        _workers!.For(_callChunks, _forwardPooledChunk);
+        _callPool = null;
+        EndForward(count);
+        pool.EndForward(count);
+        return pool.FinishForwardChunks();
+    }
+
+    /// <summary>
+    /// <paramref name="pool"/>'s backward followed by this layer's, in one parallel region: each
+    /// chunk's gradient is routed through the pool and then used here while it is still in cache.
+    /// The same values as pool.Backward then Backward. Returns this layer's input gradient.
+    /// </summary>
+    internal Tensor BackwardThroughPool(MaxPool2D pool, Tensor dPooled)
+    {
+        ArgumentNullException.ThrowIfNull(dPooled);
+        pool.CheckBackward(dPooled.Shape);
+        if (LastBatch != pool.ForwardBatch)
+        {
+            throw new InvalidOperationException(
+                $"{Describe()}: its last forward ({LastBatch} examples) was not the one the pool's gradient belongs to ({pool.ForwardBatch} examples); expected ForwardThroughPool before BackwardThroughPool.");
+        }
+        pool.PrepareBackwardChunks(dPooled);
+        BeginBackward(pool.InputGradientBuffer, LastBatch);
+        _callPool = pool;
+        _workers!.For(_callChunks, _backwardPooledChunk);
+        _callPool = null;
+        pool.FinishBackwardChunks();
+        return FinishBackward();
+    }
+
+    /// <summary>Sets up a backward of <paramref name="count"/> examples of <paramref name="dOutput"/> (its first rows).</summary>
+    private void BeginBackward(Tensor dOutput, int count)
+    {
         if (ComputeInputGradient)
         {
             // dColumns = dPre · kernelᵀ: transpose the kernel once per step, then plain products per chunk.
-            Transpose.Matrix(_kernel!.Value.ReadOnlySpan, patch, Filters, _kernelTransposed!.Span);
+            Transpose.Matrix(_kernel!.Value.ReadOnlySpan, _geometry.PatchLength, Filters, _kernelTransposed!.Span);
         }
         _callDOutput = dOutput;
         _callCount = count;
         _callChunks = ChunkCount(count);
-        _workers!.For(_callChunks, _backwardChunk);
-        _callDOutput = null;
+    }
 
+    /// <summary>Sums the chunks' partial gradients into the parameters; returns the input gradient.</summary>
+    private Tensor FinishBackward()
+    {
+        _callDOutput = null;
+        int count = _callCount;
         // The chunks' partial gradients are summed in chunk order, element by element: the same
         // bits whatever thread sums which slice.
-        _workers.For(ReduceSlices, _reduceSlice);
+        _workers!.For(ReduceSlices, _reduceSlice);
         if (_bias is not null)
         {
             Span<float> dBias = _bias.Gradient.Span;

@@ -54,14 +54,9 @@ public abstract class Layer : ILayer
     public Tensor Forward(Tensor input, bool training)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (_inputShape is not Shape built)
-        {
-            throw NotBuilt();
-        }
-        CheckBatchShape(input.Shape, built, "input");
-        LastBatch = 0;
+        BeginForward(input.Shape);
         Tensor output = OnForward(input, training);
-        LastBatch = input.Shape[0];
+        EndForward(input.Shape[0]);
         return output;
     }
 
@@ -69,6 +64,30 @@ public abstract class Layer : ILayer
     public Tensor Backward(Tensor dOutput)
     {
         ArgumentNullException.ThrowIfNull(dOutput);
+        CheckBackward(dOutput.Shape);
+        return OnBackward(dOutput);
+    }
+
+    /// <summary>Forward's checks of an input of shape <paramref name="inputShape"/>; forgets the last batch until <see cref="EndForward"/>.</summary>
+    internal void BeginForward(Shape inputShape)
+    {
+        if (_inputShape is not Shape built)
+        {
+            throw NotBuilt();
+        }
+        CheckBatchShape(inputShape, built, "input");
+        LastBatch = 0;
+    }
+
+    /// <summary>The batch of the last completed forward (0 before one).</summary>
+    internal int ForwardBatch => LastBatch;
+
+    /// <summary>Records that a forward of <paramref name="batch"/> examples completed (Backward may follow).</summary>
+    internal void EndForward(int batch) => LastBatch = batch;
+
+    /// <summary>Backward's checks of a dOutput of shape <paramref name="dOutputShape"/> against the last forward.</summary>
+    internal void CheckBackward(Shape dOutputShape)
+    {
         if (_outputShape is not Shape built)
         {
             throw NotBuilt();
@@ -78,13 +97,12 @@ public abstract class Layer : ILayer
             throw new InvalidOperationException(
                 $"{Describe()}: Backward was called before Forward; expected a Forward of a batch first.");
         }
-        if (!SameExceptBatch(dOutput.Shape, built) || dOutput.Shape[0] != LastBatch)
+        if (!SameExceptBatch(dOutputShape, built) || dOutputShape[0] != LastBatch)
         {
             throw new ArgumentException(
-                $"{Describe()}: Backward expects dOutput of shape {built.WithBatch(LastBatch)} (the shape of the last output); received {dOutput.Shape}.",
-                nameof(dOutput));
+                $"{Describe()}: Backward expects dOutput of shape {built.WithBatch(LastBatch)} (the shape of the last output); received {dOutputShape}.",
+                "dOutput");
         }
-        return OnBackward(dOutput);
     }
 
     /// <summary>Validates the input shape, creates parameters and buffers, returns the output shape.</summary>

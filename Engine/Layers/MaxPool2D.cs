@@ -109,4 +109,47 @@ public sealed class MaxPool2D : Layer
             _argmax.AsSpan(first * outputLength, examples * outputLength), _geometry, examples,
             _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength));
     }
+
+    /// <summary>
+    /// Sets up a forward of <paramref name="count"/> examples of <paramref name="input"/> (the whole
+    /// buffer of the producing layer) whose chunks run inside that layer's parallel region
+    /// (<see cref="Conv2D.ForwardThroughPool"/>): chunk i covers the same examples in both layers.
+    /// </summary>
+    internal void PrepareForwardChunks(Tensor input, int count)
+    {
+        _callTensor = input;
+        _callCount = count;
+        _callChunks = Conv2D.ChunkCount(count);
+    }
+
+    /// <summary>Pools the examples of chunk <paramref name="chunk"/> set up by <see cref="PrepareForwardChunks"/>.</summary>
+    internal void RunForwardChunk(int chunk) => ForwardChunk(chunk);
+
+    /// <summary>Ends a chunked forward: the pooled output of the prepared examples.</summary>
+    internal Tensor FinishForwardChunks()
+    {
+        _callTensor = null;
+        return _callCount == MaxBatch ? _output! : _output!.SliceBatch(0, _callCount);
+    }
+
+    /// <summary>Sets up a backward of <paramref name="dOutput"/> whose chunks run inside the producing layer's region (<see cref="Conv2D.BackwardThroughPool"/>).</summary>
+    internal void PrepareBackwardChunks(Tensor dOutput)
+    {
+        _callTensor = dOutput;
+        _callCount = LastBatch;
+        _callChunks = Conv2D.ChunkCount(LastBatch);
+    }
+
+    /// <summary>Routes the gradient of chunk <paramref name="chunk"/> set up by <see cref="PrepareBackwardChunks"/>.</summary>
+    internal void RunBackwardChunk(int chunk) => BackwardChunk(chunk);
+
+    /// <summary>The whole input-gradient buffer [built batch, H, W, C]: chunk i's examples are complete after <see cref="RunBackwardChunk"/>(i).</summary>
+    internal Tensor InputGradientBuffer => _dInput!;
+
+    /// <summary>Ends a chunked backward: the input gradient of the prepared examples.</summary>
+    internal Tensor FinishBackwardChunks()
+    {
+        _callTensor = null;
+        return _callCount == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, _callCount);
+    }
 }
