@@ -35,7 +35,7 @@ public class IndirectConvTests
     {
         var geometry = ConvGeometry.TryCreate(height, width, channels, new Size2(kernelHeight, kernelWidth), new Size2(strideHeight, strideWidth), padding)!.Value;
         var random = new RandomSource(5);
-        foreach (int filters in new[] { 64, 128 })
+        foreach (int filters in new[] { 32, 64, 96, 128 }) // 32 and 96 end with the narrow 12x32 tile
         {
             foreach (int count in new[] { 1, 3 })
             {
@@ -76,6 +76,58 @@ public class IndirectConvTests
                     AssertBitEqual(range[..(part * filters)], expected[(first * filters)..((first + part) * filters)], "row range, " + what);
                     Assert.That(range[^1], Is.EqualTo(42f), "nothing is written past the rows");
                 }
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Geometries))]
+    public void InputGradientAsAConvolutionEqualsCol2ImWithinRounding(int height, int width, int channels, int kernelHeight, int kernelWidth,
+        int strideHeight, int strideWidth, Padding padding)
+    {
+        if (strideHeight != 1 || strideWidth != 1)
+        {
+            // Strides above 1 keep the col2im path: the geometry refuses them.
+            var strided = ConvGeometry.TryCreate(height, width, channels, new Size2(kernelHeight, kernelWidth), new Size2(strideHeight, strideWidth), padding)!.Value;
+            Assert.That(IndirectConv.SupportsInputGradient(strided), Is.False);
+            Assert.Throws<ArgumentException>(() => IndirectConv.InputGradientGeometry(strided, 64));
+            return;
+        }
+        var random = new RandomSource(9);
+        foreach (int gradientChannels in new[] { 32, 64, 96 })
+        {
+            // C (the gradient's "filters") must be a multiple of 32; F (its channels) is free.
+            var geometry = ConvGeometry.TryCreate(height, width, gradientChannels, new Size2(kernelHeight, kernelWidth), new Size2(1, 1), padding)!.Value;
+            int filters = channels + 5;
+            const int count = 2;
+            int rows = count * geometry.OutputPixels;
+            float[] dPre = Gaussian(rows * filters, random);
+            float[] kernel = Gaussian(geometry.PatchLength * filters, random);
+
+            // col2im: dColumns = dPre · kernelᵀ, folded back onto the input.
+            float[] kernelTransposed = new float[filters * geometry.PatchLength];
+            Transpose.Matrix(kernel, geometry.PatchLength, filters, kernelTransposed);
+            float[] dColumns = new float[rows * geometry.PatchLength];
+            Gemm.Multiply(dPre, kernelTransposed, rows, geometry.PatchLength, filters, dColumns, accumulate: false);
+            float[] expected = new float[count * geometry.InputLength];
+            Im2Col.Fold(dColumns, geometry, count, expected);
+
+            Assert.That(IndirectConv.SupportsInputGradient(geometry), Is.True);
+            ConvGeometry gradient = IndirectConv.InputGradientGeometry(geometry, filters);
+            Assert.That((gradient.OutputHeight, gradient.OutputWidth, gradient.Channels), Is.EqualTo((height, width, filters)));
+            float[] flipped = new float[kernel.Length];
+            IndirectConv.FlipKernel(kernel, kernelHeight, kernelWidth, gradientChannels, filters, flipped);
+            float[] padded = new float[count * IndirectConv.PaddedLength(gradient)];
+            IndirectConv.Pad(dPre, gradient, count, padded);
+            float[] actual = Enumerable.Repeat(float.NaN, count * geometry.InputLength).ToArray();
+            IndirectConv.Forward(padded, flipped, default, gradient, gradientChannels, 0, count * height * width, relu: false, actual);
+            float[] scalar = new float[actual.Length];
+            IndirectConv.ForwardReference(padded, flipped, default, gradient, gradientChannels, 0, count * height * width, relu: false, scalar);
+            AssertBitEqual(actual, scalar, $"SIMD vs its scalar twin, C={gradientChannels}");
+            for (int index = 0; index < expected.Length; index++)
+            {
+                // Different summation orders: equal within float rounding of up to KH·KW·F terms of size ~1.
+                Assert.That(actual[index], Is.EqualTo(expected[index]).Within(1e-4 * Math.Sqrt(geometry.PatchLength * filters)),
+                    $"dInput[{index}], C={gradientChannels}");
             }
         }
     }

@@ -24,16 +24,22 @@ public static unsafe class IndirectConv
     /// <summary>Filters per register tile: four Vector512.</summary>
     public const int FilterPanel = 64;
 
+    /// <summary>Filters of the narrow tile (two Vector512), for F = 64·q + 32.</summary>
+    public const int HalfPanel = 32;
+
     /// <summary>Output pixels per register tile (24 accumulators with the four vectors).</summary>
     private const int PixelTile = 6;
 
+    /// <summary>Output pixels of the narrow tile (24 accumulators with two vectors).</summary>
+    private const int NarrowPixelTile = 12;
+
     /// <summary>
-    /// True when the SIMD kernel runs for this geometry: F a multiple of <see cref="FilterPanel"/> and
+    /// True when the SIMD kernel runs for this geometry: F a multiple of <see cref="HalfPanel"/> and
     /// AVX-512 or AVX2 with FMA (without AVX-512 each Vector512 operation runs as two 256-bit ones; every
     /// lane's chain, so every bit, is the same).
     /// </summary>
     public static bool IsSupported(int filters) =>
-        filters % FilterPanel == 0
+        filters % HalfPanel == 0
         && ((Vector512.IsHardwareAccelerated && Avx512F.IsSupported) || (Vector256.IsHardwareAccelerated && Fma.IsSupported));
 
     /// <summary>PH = (OH - 1)·SH + KH: the rows of a padded image.</summary>
@@ -44,6 +50,52 @@ public static unsafe class IndirectConv
 
     /// <summary>PH · PW · C.</summary>
     public static int PaddedLength(in ConvGeometry geometry) => PaddedHeight(geometry) * PaddedWidth(geometry) * geometry.Channels;
+
+    /// <summary>
+    /// Whether the input gradient of a convolution can run as a forward convolution
+    /// (<see cref="InputGradientGeometry"/>): strides of 1 and C, the gradient's "filters", supported.
+    /// </summary>
+    public static bool SupportsInputGradient(in ConvGeometry geometry) =>
+        geometry.StrideHeight == 1 && geometry.StrideWidth == 1 && IsSupported(geometry.Channels);
+
+    /// <summary>
+    /// The geometry of the input gradient as a forward convolution (strides of 1): over dPre[N, OH, OW, F]
+    /// (F as its channels) with the flipped kernel (<see cref="FlipKernel"/>), padded KH - 1 - PadTop rows
+    /// and KW - 1 - PadLeft columns before, giving dInput[N, H, W, C]:
+    /// dInput[y, x, c] = Σ over i, j, f of dPre[y + PadTop - i, x + PadLeft - j, f] · kernel[i, j, c, f].
+    /// </summary>
+    public static ConvGeometry InputGradientGeometry(in ConvGeometry geometry, int filters)
+    {
+        if (geometry.StrideHeight != 1 || geometry.StrideWidth != 1)
+        {
+            throw new ArgumentException($"The input gradient runs as a convolution only with strides of 1; received {geometry.StrideHeight}x{geometry.StrideWidth}.", nameof(geometry));
+        }
+        return new ConvGeometry(geometry.OutputHeight, geometry.OutputWidth, filters, geometry.KernelHeight, geometry.KernelWidth, 1, 1,
+            geometry.InputHeight, geometry.InputWidth, geometry.KernelHeight - 1 - geometry.PadTop, geometry.KernelWidth - 1 - geometry.PadLeft);
+    }
+
+    /// <summary>flipped[KH, KW, F, C] = kernel[KH - 1 - i, KW - 1 - j, c, f]: the kernel of <see cref="InputGradientGeometry"/>.</summary>
+    public static void FlipKernel(ReadOnlySpan<float> kernel, int kernelHeight, int kernelWidth, int channels, int filters, Span<float> flipped)
+    {
+        long length = (long)kernelHeight * kernelWidth * channels * filters;
+        CheckLength(kernel.Length, length, nameof(kernel), "KH·KW·C·F");
+        CheckLength(flipped.Length, length, nameof(flipped), "KH·KW·F·C");
+        for (int i = 0; i < kernelHeight; i++)
+        {
+            for (int j = 0; j < kernelWidth; j++)
+            {
+                ReadOnlySpan<float> source = kernel.Slice(((kernelHeight - 1 - i) * kernelWidth + kernelWidth - 1 - j) * channels * filters, channels * filters); // [C, F]
+                Span<float> target = flipped.Slice((i * kernelWidth + j) * filters * channels, filters * channels);                                             // [F, C]
+                for (int c = 0; c < channels; c++)
+                {
+                    for (int f = 0; f < filters; f++)
+                    {
+                        target[f * channels + c] = source[c * filters + f];
+                    }
+                }
+            }
+        }
+    }
 
     /// <summary>padded[N, PH, PW, C] from input[N, H, W, C] for <paramref name="count"/> examples: zeros outside the input.</summary>
     public static void Pad(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> padded)
@@ -164,8 +216,25 @@ public static unsafe class IndirectConv
         nint paddedLength = PaddedLength(geometry), paddedWidth = PaddedWidth(geometry);
         nint rowStep = geometry.StrideHeight * paddedWidth * channels, columnStep = (nint)geometry.StrideWidth * channels;
         nint kernelStride = filters, tapStride = (nint)channels * filters;
-        float** windows = stackalloc float*[PixelTile];
-        for (int panel = 0; panel < filters; panel += FilterPanel)
+        float** windows = stackalloc float*[NarrowPixelTile];
+        int widePanels = filters - filters % FilterPanel;
+        if (widePanels < filters)
+        {
+            // The last 32 filters: 12 pixels x 32 filters.
+            for (int r = 0; r < rows; r += NarrowPixelTile)
+            {
+                int tileRows = Math.Min(NarrowPixelTile, rows - r);
+                for (int t = 0; t < NarrowPixelTile; t++)
+                {
+                    int row = firstRow + r + Math.Min(t, tileRows - 1), n = row / pixels, pixel = row - n * pixels;
+                    int oh = pixel / outputWidth, ow = pixel - oh * outputWidth;
+                    windows[t] = padded + n * paddedLength + oh * rowStep + ow * columnStep;
+                }
+                Tile12x2(windows, tapOffsets, taps, channels, kernel + widePanels, kernelStride, tapStride,
+                    bias is null ? null : bias + widePanels, relu, output + (nint)r * filters + widePanels, filters, tileRows);
+            }
+        }
+        for (int panel = 0; panel < widePanels; panel += FilterPanel)
         {
             for (int r = 0; r < rows; r += PixelTile)
             {
@@ -245,6 +314,84 @@ public static unsafe class IndirectConv
         {
             StoreRow(output + 5 * outputStride, a50, a51, a52, a53, bias, relu);
         }
+    }
+
+    /// <summary>12 output pixels x 32 filters: 24 accumulators over every tap and channel, then bias and ReLU at the store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile12x2(float** windows, nint* tapOffsets, int taps, int channels, float* kernel, nint kernelStride, nint tapStride,
+        float* bias, bool relu, float* output, nint outputStride, int rows)
+    {
+        Debug.Assert(rows >= 1 && rows <= NarrowPixelTile);
+        Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
+        Vector512<float> a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
+        Vector512<float> a60 = default, a61 = default, a70 = default, a71 = default, a80 = default, a81 = default;
+        Vector512<float> a90 = default, a91 = default, aA0 = default, aA1 = default, aB0 = default, aB1 = default;
+        for (int tap = 0; tap < taps; tap++)
+        {
+            nint offset = tapOffsets[tap];
+            float* x0 = windows[0] + offset, x1 = windows[1] + offset, x2 = windows[2] + offset, x3 = windows[3] + offset;
+            float* x4 = windows[4] + offset, x5 = windows[5] + offset, x6 = windows[6] + offset, x7 = windows[7] + offset;
+            float* x8 = windows[8] + offset, x9 = windows[9] + offset, xA = windows[10] + offset, xB = windows[11] + offset;
+            float* k = kernel + tap * tapStride;
+            for (int c = 0; c < channels; c++, k += kernelStride)
+            {
+                Vector512<float> k0 = Vector512.Load(k), k1 = Vector512.Load(k + 16);
+                Vector512<float> x = Vector512.Create(x0[c]);
+                a00 = Vector512.FusedMultiplyAdd(x, k0, a00); a01 = Vector512.FusedMultiplyAdd(x, k1, a01);
+                x = Vector512.Create(x1[c]);
+                a10 = Vector512.FusedMultiplyAdd(x, k0, a10); a11 = Vector512.FusedMultiplyAdd(x, k1, a11);
+                x = Vector512.Create(x2[c]);
+                a20 = Vector512.FusedMultiplyAdd(x, k0, a20); a21 = Vector512.FusedMultiplyAdd(x, k1, a21);
+                x = Vector512.Create(x3[c]);
+                a30 = Vector512.FusedMultiplyAdd(x, k0, a30); a31 = Vector512.FusedMultiplyAdd(x, k1, a31);
+                x = Vector512.Create(x4[c]);
+                a40 = Vector512.FusedMultiplyAdd(x, k0, a40); a41 = Vector512.FusedMultiplyAdd(x, k1, a41);
+                x = Vector512.Create(x5[c]);
+                a50 = Vector512.FusedMultiplyAdd(x, k0, a50); a51 = Vector512.FusedMultiplyAdd(x, k1, a51);
+                x = Vector512.Create(x6[c]);
+                a60 = Vector512.FusedMultiplyAdd(x, k0, a60); a61 = Vector512.FusedMultiplyAdd(x, k1, a61);
+                x = Vector512.Create(x7[c]);
+                a70 = Vector512.FusedMultiplyAdd(x, k0, a70); a71 = Vector512.FusedMultiplyAdd(x, k1, a71);
+                x = Vector512.Create(x8[c]);
+                a80 = Vector512.FusedMultiplyAdd(x, k0, a80); a81 = Vector512.FusedMultiplyAdd(x, k1, a81);
+                x = Vector512.Create(x9[c]);
+                a90 = Vector512.FusedMultiplyAdd(x, k0, a90); a91 = Vector512.FusedMultiplyAdd(x, k1, a91);
+                x = Vector512.Create(xA[c]);
+                aA0 = Vector512.FusedMultiplyAdd(x, k0, aA0); aA1 = Vector512.FusedMultiplyAdd(x, k1, aA1);
+                x = Vector512.Create(xB[c]);
+                aB0 = Vector512.FusedMultiplyAdd(x, k0, aB0); aB1 = Vector512.FusedMultiplyAdd(x, k1, aB1);
+            }
+        }
+        StoreHalfRow(output, a00, a01, bias, relu);
+        if (rows > 1) { StoreHalfRow(output + outputStride, a10, a11, bias, relu); }
+        if (rows > 2) { StoreHalfRow(output + 2 * outputStride, a20, a21, bias, relu); }
+        if (rows > 3) { StoreHalfRow(output + 3 * outputStride, a30, a31, bias, relu); }
+        if (rows > 4) { StoreHalfRow(output + 4 * outputStride, a40, a41, bias, relu); }
+        if (rows > 5) { StoreHalfRow(output + 5 * outputStride, a50, a51, bias, relu); }
+        if (rows > 6) { StoreHalfRow(output + 6 * outputStride, a60, a61, bias, relu); }
+        if (rows > 7) { StoreHalfRow(output + 7 * outputStride, a70, a71, bias, relu); }
+        if (rows > 8) { StoreHalfRow(output + 8 * outputStride, a80, a81, bias, relu); }
+        if (rows > 9) { StoreHalfRow(output + 9 * outputStride, a90, a91, bias, relu); }
+        if (rows > 10) { StoreHalfRow(output + 10 * outputStride, aA0, aA1, bias, relu); }
+        if (rows > 11) { StoreHalfRow(output + 11 * outputStride, aB0, aB1, bias, relu); }
+    }
+
+    /// <summary>Stores 32 sums, plus the bias and through ReLU when given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreHalfRow(float* destination, Vector512<float> s0, Vector512<float> s1, float* bias, bool relu)
+    {
+        if (bias is not null)
+        {
+            s0 += Vector512.Load(bias);
+            s1 += Vector512.Load(bias + 16);
+            if (relu)
+            {
+                s0 = Vector512.Max(s0, Vector512<float>.Zero);
+                s1 = Vector512.Max(s1, Vector512<float>.Zero);
+            }
+        }
+        s0.Store(destination);
+        s1.Store(destination + 16);
     }
 
     /// <summary>Stores 64 sums, plus the bias and through ReLU when given (as <see cref="Activations.AddBias"/> computes them).</summary>

@@ -43,6 +43,10 @@ public sealed class Conv2D : Layer
     private Tensor? _dKernelPartials; // [chunks, KH·KW·C, F]
     private Tensor? _dBiasPartials;   // [chunks, F]
     private Tensor? _kernelTransposed; // [F, KH·KW·C]
+    private bool _indirectInputGradient; // dInput as a convolution of padded dPre with the flipped kernel (IndirectConv), no col2im
+    private ConvGeometry _gradientGeometry; // that convolution's geometry (IndirectConv.InputGradientGeometry)
+    private Tensor? _flippedKernel;    // [KH, KW, F, C]
+    private Tensor? _paddedDPre;       // [N, OH + KH - 1, OW + KW - 1, F]
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private readonly Action<int> _reduceSlice;
@@ -177,11 +181,18 @@ public sealed class Conv2D : Layer
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
         // The direct path masks dOutput inside its kernel gradient; it needs dPre only for dInput.
         _dPreActivation = Activation == Activation.Relu && (!_direct || ComputeInputGradient) ? new Tensor(rows, Filters) : null;
-        _dColumns = ComputeInputGradient ? new Tensor(_keepColumns ? rows : MaxChunks * _blockRows, patch) : null;
+        _indirectInputGradient = ComputeInputGradient && !_direct && IndirectConv.SupportsInputGradient(_geometry);
+        if (_indirectInputGradient)
+        {
+            _gradientGeometry = IndirectConv.InputGradientGeometry(_geometry, Filters);
+            _flippedKernel = new Tensor(KernelSize.Height, KernelSize.Width, Filters, channels);
+            _paddedDPre = new Tensor(batch, IndirectConv.PaddedLength(_gradientGeometry));
+        }
+        _dColumns = ComputeInputGradient && !_indirectInputGradient ? new Tensor(_keepColumns ? rows : MaxChunks * _blockRows, patch) : null;
         _dInput = new Tensor(inputShape);
         _dKernelPartials = new Tensor(MaxChunks, patch, Filters);
         _dBiasPartials = new Tensor(MaxChunks, Filters);
-        _kernelTransposed = new Tensor(Filters, patch);
+        _kernelTransposed = _indirectInputGradient ? null : new Tensor(Filters, patch);
         return _output.Shape;
     }
 
@@ -311,7 +322,11 @@ public sealed class Conv2D : Layer
     /// <summary>Sets up a backward of <paramref name="count"/> examples of <paramref name="dOutput"/> (its first rows).</summary>
     private void BeginBackward(Tensor dOutput, int count)
     {
-        if (ComputeInputGradient)
+        if (_indirectInputGradient)
+        {
+            IndirectConv.FlipKernel(_kernel!.Value.ReadOnlySpan, KernelSize.Height, KernelSize.Width, _geometry.Channels, Filters, _flippedKernel!.Span);
+        }
+        else if (ComputeInputGradient)
         {
             // dColumns = dPre · kernelᵀ: transpose the kernel once per step, then plain products per chunk.
             Transpose.Matrix(_kernel!.Value.ReadOnlySpan, _geometry.PatchLength, Filters, _kernelTransposed!.Span);
@@ -361,7 +376,10 @@ public sealed class Conv2D : Layer
         Span<float> dBias = _bias is null ? default : _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
         dBias.Clear();
         Span<float> dInput = ComputeInputGradient ? _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength) : default;
-        dInput.Clear();
+        if (!_indirectInputGradient)
+        {
+            dInput.Clear(); // col2im adds into it
+        }
         if (_direct)
         {
             DirectBackwardChunk(chunk, first, examples, dKernel, dBias, dInput);
@@ -389,12 +407,24 @@ public sealed class Conv2D : Layer
                 Im2Col.ExpandRows(input, _geometry, row, block, columns);
             }
             Gemm.MultiplyTransposeA(columns, dPre, block, Filters, patch, dKernel, accumulate: row > 0);
-            if (ComputeInputGradient)
+            if (ComputeInputGradient && !_indirectInputGradient)
             {
                 Span<float> dColumns = _dColumns!.Span.Slice(ColumnsOffset(chunk, rowStart), block * patch); // [block, KH·KW·C]
                 Gemm.Multiply(dPre, _kernelTransposed!.ReadOnlySpan, block, patch, Filters, dColumns, accumulate: false);
                 Im2Col.FoldRows(dColumns, _geometry, row, block, dInput);
             }
+        }
+        if (_indirectInputGradient)
+        {
+            // dInput = dPre (zero-padded) convolved with the flipped kernel: each value one chain, written once.
+            ReadOnlySpan<float> dPre = Activation == Activation.Relu
+                ? _dPreActivation!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters)
+                : _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters);                        // [examples, OH, OW, F]
+            int paddedLength = IndirectConv.PaddedLength(_gradientGeometry);
+            Span<float> padded = _paddedDPre!.Span.Slice(first * paddedLength, examples * paddedLength);      // [examples, OH + KH - 1, OW + KW - 1, F]
+            IndirectConv.Pad(dPre, _gradientGeometry, examples, padded);
+            IndirectConv.Forward(padded, _flippedKernel!.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels,
+                0, examples * _geometry.InputHeight * _geometry.InputWidth, relu: false, dInput);
         }
     }
 
