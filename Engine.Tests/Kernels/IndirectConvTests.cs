@@ -132,6 +132,41 @@ public class IndirectConvTests
         }
     }
 
+    [TestCaseSource(nameof(Geometries))]
+    public void WeightGradientEqualsReferenceAndIm2ColGemmBitForBit(int height, int width, int channels, int kernelHeight, int kernelWidth,
+        int strideHeight, int strideWidth, Padding padding)
+    {
+        var geometry = ConvGeometry.TryCreate(height, width, channels, new Size2(kernelHeight, kernelWidth), new Size2(strideHeight, strideWidth), padding)!.Value;
+        var random = new RandomSource(11);
+        foreach (int filters in new[] { 64, 128, 32 }) // 32: the scalar path
+        {
+            foreach (int count in new[] { 1, 5, 40 }) // 40 examples of 14x14: more rows than one block
+            {
+                float[] input = Gaussian(count * geometry.InputLength, random);
+                float[] padded = new float[count * IndirectConv.PaddedLength(geometry)];
+                IndirectConv.Pad(input, geometry, count, padded);
+                int rows = count * geometry.OutputPixels;
+                float[] dPre = Gaussian(rows * filters, random);
+
+                float[] columns = new float[rows * geometry.PatchLength];
+                Im2Col.ExpandRows(input, geometry, 0, rows, columns);
+                float[] expected = new float[geometry.PatchLength * filters];
+                Gemm.MultiplyTransposeA(columns, dPre, rows, filters, geometry.PatchLength, expected, accumulate: false);
+
+                float[] actual = Enumerable.Repeat(float.NaN, expected.Length + 1).ToArray();
+                IndirectConv.WeightGradient(padded, dPre, geometry, filters, rows, actual);
+                AssertBitEqual(actual[..expected.Length], expected, $"SIMD vs im2col + GEMM, F={filters} N={count}");
+                Assert.That(actual[^1], Is.NaN, "nothing is written past dKernel");
+                if (count < 40)
+                {
+                    float[] scalar = new float[expected.Length];
+                    IndirectConv.WeightGradientReference(padded, dPre, geometry, filters, rows, scalar);
+                    AssertBitEqual(scalar, expected, $"reference vs im2col + GEMM, F={filters} N={count}");
+                }
+            }
+        }
+    }
+
     [Test]
     public void PadKeepsTheInputAndZerosTheBorder()
     {

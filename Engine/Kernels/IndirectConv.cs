@@ -51,6 +51,9 @@ public static unsafe class IndirectConv
     /// <summary>PH · PW · C.</summary>
     public static int PaddedLength(in ConvGeometry geometry) => PaddedHeight(geometry) * PaddedWidth(geometry) * geometry.Channels;
 
+    /// <summary>Whether <see cref="WeightGradient"/> runs its SIMD kernel: F a multiple of <see cref="FilterPanel"/>.</summary>
+    public static bool SupportsWeightGradient(int filters) => filters % FilterPanel == 0 && IsSupported(filters);
+
     /// <summary>
     /// Whether the input gradient of a convolution can run as a forward convolution
     /// (<see cref="InputGradientGeometry"/>): strides of 1 and C, the gradient's "filters", supported.
@@ -314,6 +317,152 @@ public static unsafe class IndirectConv
         {
             StoreRow(output + 5 * outputStride, a50, a51, a52, a53, bias, relu);
         }
+    }
+
+    /// <summary>Rows of dPre per block of the weight gradient: the block's windows and dPre rows stay in L1/L2 across the tiles.</summary>
+    private const int GradientRowBlock = 192;
+
+    /// <summary>Patch entries (rows of dKernel) per weight-gradient register tile.</summary>
+    private const int PatchTile = 6;
+
+    /// <summary>
+    /// dKernel[k, F] = Σ over rows r of window(r)[k] · dPre[r, F] for the <paramref name="rows"/> output rows of
+    /// the examples in <paramref name="padded"/> (row r is pixel r mod OH·OW of example r div OH·OW), k = tap·C + c:
+    /// the weight gradient read from the zero-padded examples in place, with no im2col matrix.
+    /// <paramref name="dKernel"/> is overwritten. Each element is one chain of fused multiply-adds over the rows in
+    /// ascending order, started from zero, as <see cref="Gemm.MultiplyTransposeA"/> computes columnsᵀ · dPre.
+    /// </summary>
+    public static void WeightGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int rows,
+        Span<float> dKernel)
+    {
+        int examples = rows == 0 ? 0 : (rows - 1) / geometry.OutputPixels + 1;
+        CheckLength(padded.Length, (long)examples * PaddedLength(geometry), nameof(padded), "(examples reached)·PH·PW·C");
+        CheckLength(dPre.Length, (long)rows * filters, nameof(dPre), "rows·F");
+        CheckLength(dKernel.Length, (long)geometry.PatchLength * filters, nameof(dKernel), "KH·KW·C·F");
+        if (rows < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"IndirectConv expects rows >= 0; received {rows}.");
+        }
+        if (!SupportsWeightGradient(filters) || geometry.PatchLength > 1 << 14)
+        {
+            WeightGradientReference(padded, dPre, geometry, filters, rows, dKernel);
+            return;
+        }
+        int patch = geometry.PatchLength, channels = geometry.Channels;
+        int* patchOffsets = stackalloc int[patch + PatchTile];
+        for (int k = 0; k < patch; k++)
+        {
+            patchOffsets[k] = ((k / channels / geometry.KernelWidth) * PaddedWidth(geometry) + (k / channels) % geometry.KernelWidth) * channels + k % channels;
+        }
+        for (int k = patch; k < patch + PatchTile; k++)
+        {
+            patchOffsets[k] = patchOffsets[patch - 1]; // a partial last tile repeats its last entry (computed, not stored)
+        }
+        float** windows = stackalloc float*[GradientRowBlock];
+        dKernel.Slice(0, patch * filters).Clear();
+        fixed (float* paddedPointer = padded, dPrePointer = dPre, dKernelPointer = dKernel)
+        {
+            int pixels = geometry.OutputPixels, outputWidth = geometry.OutputWidth;
+            nint paddedLength = PaddedLength(geometry), paddedWidth = PaddedWidth(geometry);
+            nint rowStep = geometry.StrideHeight * paddedWidth * channels, columnStep = (nint)geometry.StrideWidth * channels;
+            for (int block = 0; block < rows; block += GradientRowBlock)
+            {
+                int blockRows = Math.Min(GradientRowBlock, rows - block);
+                for (int r = 0; r < blockRows; r++)
+                {
+                    int row = block + r, n = row / pixels, pixel = row - n * pixels;
+                    int oh = pixel / outputWidth, ow = pixel - oh * outputWidth;
+                    windows[r] = paddedPointer + n * paddedLength + oh * rowStep + ow * columnStep;
+                }
+                for (int k = 0; k < patch; k += PatchTile)
+                {
+                    for (int panel = 0; panel < filters; panel += FilterPanel)
+                    {
+                        WeightTile6x4(windows, blockRows, patchOffsets + k, Math.Min(PatchTile, patch - k),
+                            dPrePointer + (nint)block * filters + panel, filters, dKernelPointer + (nint)k * filters + panel, filters);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Scalar reference of <see cref="WeightGradient"/> (any F).</summary>
+    public static void WeightGradientReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int rows,
+        Span<float> dKernel)
+    {
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry), channels = geometry.Channels;
+        int patch = geometry.PatchLength;
+        for (int k = 0; k < patch; k++)
+        {
+            int tap = k / channels, offset = ((tap / geometry.KernelWidth) * paddedWidth + tap % geometry.KernelWidth) * channels + k % channels;
+            for (int f = 0; f < filters; f++)
+            {
+                float sum = 0f;
+                for (int row = 0; row < rows; row++)
+                {
+                    int n = row / geometry.OutputPixels, pixel = row % geometry.OutputPixels;
+                    int oh = pixel / geometry.OutputWidth, ow = pixel % geometry.OutputWidth;
+                    int window = n * paddedLength + (oh * geometry.StrideHeight * paddedWidth + ow * geometry.StrideWidth) * channels;
+                    sum = MathF.FusedMultiplyAdd(padded[window + offset], dPre[row * filters + f], sum);
+                }
+                dKernel[k * filters + f] = sum;
+            }
+        }
+    }
+
+    /// <summary>
+    /// 6 rows of dKernel x 64 filters: the accumulators are loaded, carried over the block's rows
+    /// (6 window values broadcast, 4 vectors of dPre per row) and stored back.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightTile6x4(float** windows, int rows, int* offsets, int patchRows, float* dPre, nint dPreStride,
+        float* dKernel, nint dKernelStride)
+    {
+        nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
+        float* k0p = dKernel, k1p = dKernel + dKernelStride, k2p = dKernel + 2 * dKernelStride;
+        float* k3p = dKernel + 3 * dKernelStride, k4p = dKernel + 4 * dKernelStride, k5p = dKernel + 5 * dKernelStride;
+        // Rows past patchRows read row 0 (valid memory) and are never stored.
+        if (patchRows < 2) { k1p = dKernel; }
+        if (patchRows < 3) { k2p = dKernel; }
+        if (patchRows < 4) { k3p = dKernel; }
+        if (patchRows < 5) { k4p = dKernel; }
+        if (patchRows < 6) { k5p = dKernel; }
+        Vector512<float> a00 = Vector512.Load(k0p), a01 = Vector512.Load(k0p + 16), a02 = Vector512.Load(k0p + 32), a03 = Vector512.Load(k0p + 48);
+        Vector512<float> a10 = Vector512.Load(k1p), a11 = Vector512.Load(k1p + 16), a12 = Vector512.Load(k1p + 32), a13 = Vector512.Load(k1p + 48);
+        Vector512<float> a20 = Vector512.Load(k2p), a21 = Vector512.Load(k2p + 16), a22 = Vector512.Load(k2p + 32), a23 = Vector512.Load(k2p + 48);
+        Vector512<float> a30 = Vector512.Load(k3p), a31 = Vector512.Load(k3p + 16), a32 = Vector512.Load(k3p + 32), a33 = Vector512.Load(k3p + 48);
+        Vector512<float> a40 = Vector512.Load(k4p), a41 = Vector512.Load(k4p + 16), a42 = Vector512.Load(k4p + 32), a43 = Vector512.Load(k4p + 48);
+        Vector512<float> a50 = Vector512.Load(k5p), a51 = Vector512.Load(k5p + 16), a52 = Vector512.Load(k5p + 32), a53 = Vector512.Load(k5p + 48);
+        float* d = dPre;
+        for (int r = 0; r < rows; r++, d += dPreStride)
+        {
+            float* w = windows[r];
+            Vector512<float> d0 = Vector512.Load(d), d1 = Vector512.Load(d + 16), d2 = Vector512.Load(d + 32), d3 = Vector512.Load(d + 48);
+            Vector512<float> x = Vector512.Create(w[o0]);
+            a00 = Vector512.FusedMultiplyAdd(x, d0, a00); a01 = Vector512.FusedMultiplyAdd(x, d1, a01);
+            a02 = Vector512.FusedMultiplyAdd(x, d2, a02); a03 = Vector512.FusedMultiplyAdd(x, d3, a03);
+            x = Vector512.Create(w[o1]);
+            a10 = Vector512.FusedMultiplyAdd(x, d0, a10); a11 = Vector512.FusedMultiplyAdd(x, d1, a11);
+            a12 = Vector512.FusedMultiplyAdd(x, d2, a12); a13 = Vector512.FusedMultiplyAdd(x, d3, a13);
+            x = Vector512.Create(w[o2]);
+            a20 = Vector512.FusedMultiplyAdd(x, d0, a20); a21 = Vector512.FusedMultiplyAdd(x, d1, a21);
+            a22 = Vector512.FusedMultiplyAdd(x, d2, a22); a23 = Vector512.FusedMultiplyAdd(x, d3, a23);
+            x = Vector512.Create(w[o3]);
+            a30 = Vector512.FusedMultiplyAdd(x, d0, a30); a31 = Vector512.FusedMultiplyAdd(x, d1, a31);
+            a32 = Vector512.FusedMultiplyAdd(x, d2, a32); a33 = Vector512.FusedMultiplyAdd(x, d3, a33);
+            x = Vector512.Create(w[o4]);
+            a40 = Vector512.FusedMultiplyAdd(x, d0, a40); a41 = Vector512.FusedMultiplyAdd(x, d1, a41);
+            a42 = Vector512.FusedMultiplyAdd(x, d2, a42); a43 = Vector512.FusedMultiplyAdd(x, d3, a43);
+            x = Vector512.Create(w[o5]);
+            a50 = Vector512.FusedMultiplyAdd(x, d0, a50); a51 = Vector512.FusedMultiplyAdd(x, d1, a51);
+            a52 = Vector512.FusedMultiplyAdd(x, d2, a52); a53 = Vector512.FusedMultiplyAdd(x, d3, a53);
+        }
+        StoreRow(k0p, a00, a01, a02, a03, null, false);
+        if (patchRows > 1) { StoreRow(k1p, a10, a11, a12, a13, null, false); }
+        if (patchRows > 2) { StoreRow(k2p, a20, a21, a22, a23, null, false); }
+        if (patchRows > 3) { StoreRow(k3p, a30, a31, a32, a33, null, false); }
+        if (patchRows > 4) { StoreRow(k4p, a40, a41, a42, a43, null, false); }
+        if (patchRows > 5) { StoreRow(k5p, a50, a51, a52, a53, null, false); }
     }
 
     /// <summary>12 output pixels x 32 filters: 24 accumulators over every tap and channel, then bias and ReLU at the store.</summary>

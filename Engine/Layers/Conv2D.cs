@@ -31,6 +31,7 @@ public sealed class Conv2D : Layer
     private Workers? _workers;
     private bool _direct;            // DirectConv instead of im2col + GEMM
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
+    private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
     private Tensor? _padded;         // [N, PH, PW]: zero-padded images, direct only
@@ -175,8 +176,9 @@ public sealed class Conv2D : Layer
         _blockRows = _keepColumns ? rows : BlockRows(patch, rows);
         _direct = DirectConv.IsSupported(_geometry, Filters);
         _indirect = !_direct && IndirectConv.IsSupported(Filters);
+        _indirectWeightGradient = _indirect && IndirectConv.SupportsWeightGradient(Filters);
         _paddedInput = _indirect ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
-        _columns = _direct ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
+        _columns = _direct || _indirectWeightGradient ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
         // The direct path masks dOutput inside its kernel gradient; it needs dPre only for dInput.
@@ -385,7 +387,7 @@ public sealed class Conv2D : Layer
             DirectBackwardChunk(chunk, first, examples, dKernel, dBias, dInput);
             return;
         }
-        Span<float> columns = _columns!.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
+        Span<float> columns = _columns is null ? default : _columns.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         for (int row = 0; row < rows; row += _blockRows)
         {
             int block = Math.Min(_blockRows, rows - row);
@@ -399,6 +401,10 @@ public sealed class Conv2D : Layer
             if (_bias is not null)
             {
                 Activations.BiasGradient(dPre, block, dBias);
+            }
+            if (_indirectWeightGradient)
+            {
+                continue; // the kernel gradient is read from the forward's padded examples below
             }
             // The forward's im2col block again (cheaper than keeping the whole matrix), then
             // dKernel += columnsᵀ · dPre and, for the input gradient, dColumns = dPre · kernelᵀ folded back.
@@ -414,12 +420,21 @@ public sealed class Conv2D : Layer
                 Im2Col.FoldRows(dColumns, _geometry, row, block, dInput);
             }
         }
+        ReadOnlySpan<float> chunkDPre = Activation == Activation.Relu
+            ? _dPreActivation!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters)
+            : _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters);                            // [examples, OH, OW, F]
+        if (_indirectWeightGradient)
+        {
+            // dKernel = Σ over the chunk's rows of window ⊗ dPre, the windows read in place from the
+            // forward's zero-padded examples (no im2col copy); the same bits as columnsᵀ · dPre.
+            int paddedInputLength = IndirectConv.PaddedLength(_geometry);
+            IndirectConv.WeightGradient(_paddedInput!.ReadOnlySpan.Slice(first * paddedInputLength, examples * paddedInputLength), chunkDPre,
+                _geometry, Filters, rows, dKernel);
+        }
         if (_indirectInputGradient)
         {
             // dInput = dPre (zero-padded) convolved with the flipped kernel: each value one chain, written once.
-            ReadOnlySpan<float> dPre = Activation == Activation.Relu
-                ? _dPreActivation!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters)
-                : _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters);                        // [examples, OH, OW, F]
+            ReadOnlySpan<float> dPre = chunkDPre;
             int paddedLength = IndirectConv.PaddedLength(_gradientGeometry);
             Span<float> padded = _paddedDPre!.Span.Slice(first * paddedLength, examples * paddedLength);      // [examples, OH + KH - 1, OW + KW - 1, F]
             IndirectConv.Pad(dPre, _gradientGeometry, examples, padded);
