@@ -1,7 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using System.Runtime.InteropServices;
 using Engine.Kernels;
@@ -27,6 +25,7 @@ public sealed record GemmShape(string Name, int M, int N, int K)
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(GemmBenchmarkConfig))]
+[GemmFlops]
 public class GemmBenchmarks
 {
     private float[] _left = [];          // [M, K]: im2col rows or dense inputs
@@ -93,7 +92,16 @@ public class GemmBenchmarks
     }
 }
 
-/// <summary>Adds the GFLOP/s and percent-of-peak columns to the default summary.</summary>
+/// <summary>The FLOPs of one product: 2·M·N·K of the case's <see cref="GemmBenchmarks.Shape"/>.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class GemmFlopsAttribute : FlopCountAttribute
+{
+    /// <inheritdoc />
+    public override double PerOperation(BenchmarkCase benchmarkCase) =>
+        ((GemmShape)benchmarkCase.Parameters[nameof(GemmBenchmarks.Shape)]).Flops;
+}
+
+/// <summary>Adds the percent-of-peak column next to GFLOP/s (which <see cref="Program"/> adds to every summary).</summary>
 public sealed class GemmBenchmarkConfig : ManualConfig
 {
     /// <summary>Single-thread FP32 FMA peak of the team's Zen 5 machines with Vector512 (PERFORMANCE.md).</summary>
@@ -102,59 +110,8 @@ public sealed class GemmBenchmarkConfig : ManualConfig
     /// <summary>Creates the configuration.</summary>
     public GemmBenchmarkConfig()
     {
-        AddColumn(new GflopsColumn(percentOfPeak: false), new GflopsColumn(percentOfPeak: true));
+        AddColumn(new GflopsColumn(PeakGflops));
     }
-}
-
-/// <summary>2·M·N·K divided by the mean time, in GFLOP/s or in percent of <see cref="GemmBenchmarkConfig.PeakGflops"/>.</summary>
-public sealed class GflopsColumn(bool percentOfPeak) : IColumn
-{
-    /// <inheritdoc />
-    public string Id => percentOfPeak ? "GemmPercentOfPeak" : "GemmGflops";
-
-    /// <inheritdoc />
-    public string ColumnName => percentOfPeak ? "% of peak" : "GFLOP/s";
-
-    /// <inheritdoc />
-    public bool AlwaysShow => true;
-
-    /// <inheritdoc />
-    public ColumnCategory Category => ColumnCategory.Custom;
-
-    /// <inheritdoc />
-    public int PriorityInCategory => percentOfPeak ? 1 : 0;
-
-    /// <inheritdoc />
-    public bool IsNumeric => true;
-
-    /// <inheritdoc />
-    public UnitType UnitType => UnitType.Dimensionless;
-
-    /// <inheritdoc />
-    public string Legend => percentOfPeak
-        ? $"GFLOP/s as a percentage of the {GemmBenchmarkConfig.PeakGflops} GFLOP/s single-thread peak"
-        : "2·M·N·K / mean time, in 10^9 floating-point operations per second";
-
-    /// <inheritdoc />
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    /// <inheritdoc />
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-    {
-        var statistics = summary[benchmarkCase]?.ResultStatistics;
-        if (statistics is null || benchmarkCase.Parameters["Shape"] is not GemmShape shape)
-        {
-            return "NA";
-        }
-        double gflops = shape.Flops / statistics.Mean; // flops per nanosecond = GFLOP/s
-        return percentOfPeak ? $"{100 * gflops / GemmBenchmarkConfig.PeakGflops:F1}%" : $"{gflops:F1}";
-    }
-
-    /// <inheritdoc />
-    public bool IsAvailable(Summary summary) => true;
-
-    /// <inheritdoc />
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 }
 
 /// <summary>

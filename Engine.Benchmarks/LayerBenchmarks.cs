@@ -58,6 +58,7 @@ public class LayerBenchmarks
 
     /// <summary>One Adam training step of the whole reference model at batch 100 (independent of Layer).</summary>
     [Benchmark]
+    [ModelFlops(ModelPass.Training, images: 100)]
     public float TrainStep() => _model.TrainStep(_images, _labels);
 
     private static Tensor Filled(Tensor tensor, RandomSource random)

@@ -145,12 +145,7 @@ public static class StepProfile
 
     private static double Elapsed(long start) => Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
-    private static double ForwardFlops(ILayer layer) => layer switch
-    {
-        Conv2D conv => 2.0 * conv.OutputShape.Size * conv.Kernel.Value.Length / conv.Filters,
-        Dense dense => 2.0 * dense.OutputShape.Size * dense.Kernel.Value.Shape[0],
-        _ => 0,
-    };
+    private static double ForwardFlops(ILayer layer) => ReferenceModelFlops.Forward(layer);
 
     private static void Print(string name, double ms, double flops, double min = double.NaN) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
