@@ -157,6 +157,16 @@ public class IndirectConvTests
                 IndirectConv.WeightGradient(padded, dPre, geometry, filters, rows, actual);
                 AssertBitEqual(actual[..expected.Length], expected, $"SIMD vs im2col + GEMM, F={filters} N={count}");
                 Assert.That(actual[^1], Is.NaN, "nothing is written past dKernel");
+                if (count == 5)
+                {
+                    // Two examples, then three more continuing the same chains: the bits of one pass.
+                    int paddedLength = IndirectConv.PaddedLength(geometry), split = 2 * geometry.OutputPixels;
+                    float[] twoCalls = new float[expected.Length];
+                    IndirectConv.WeightGradient(padded, dPre, geometry, filters, split, twoCalls);
+                    IndirectConv.WeightGradient(padded.AsSpan(2 * paddedLength), dPre.AsSpan(split * filters), geometry, filters, rows - split,
+                        twoCalls, accumulate: true);
+                    AssertBitEqual(twoCalls, expected, $"two calls, F={filters}");
+                }
                 if (count < 40)
                 {
                     float[] scalar = new float[expected.Length];

@@ -329,11 +329,12 @@ public static unsafe class IndirectConv
     /// dKernel[k, F] = Σ over rows r of window(r)[k] · dPre[r, F] for the <paramref name="rows"/> output rows of
     /// the examples in <paramref name="padded"/> (row r is pixel r mod OH·OW of example r div OH·OW), k = tap·C + c:
     /// the weight gradient read from the zero-padded examples in place, with no im2col matrix.
-    /// <paramref name="dKernel"/> is overwritten. Each element is one chain of fused multiply-adds over the rows in
+    /// <paramref name="dKernel"/> is overwritten, or continued when <paramref name="accumulate"/> (the chain
+    /// goes on from the stored value, so several calls over consecutive rows give the bits of one). Each element is one chain of fused multiply-adds over the rows in
     /// ascending order, started from zero, as <see cref="Gemm.MultiplyTransposeA"/> computes columnsᵀ · dPre.
     /// </summary>
     public static void WeightGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int rows,
-        Span<float> dKernel)
+        Span<float> dKernel, bool accumulate = false)
     {
         int examples = rows == 0 ? 0 : (rows - 1) / geometry.OutputPixels + 1;
         CheckLength(padded.Length, (long)examples * PaddedLength(geometry), nameof(padded), "(examples reached)·PH·PW·C");
@@ -345,7 +346,7 @@ public static unsafe class IndirectConv
         }
         if (!SupportsWeightGradient(filters) || geometry.PatchLength > 1 << 14)
         {
-            WeightGradientReference(padded, dPre, geometry, filters, rows, dKernel);
+            WeightGradientReference(padded, dPre, geometry, filters, rows, dKernel, accumulate);
             return;
         }
         int patch = geometry.PatchLength, channels = geometry.Channels;
@@ -359,7 +360,10 @@ public static unsafe class IndirectConv
             patchOffsets[k] = patchOffsets[patch - 1]; // a partial last tile repeats its last entry (computed, not stored)
         }
         float** windows = stackalloc float*[GradientRowBlock];
-        dKernel.Slice(0, patch * filters).Clear();
+        if (!accumulate)
+        {
+            dKernel.Slice(0, patch * filters).Clear();
+        }
         fixed (float* paddedPointer = padded, dPrePointer = dPre, dKernelPointer = dKernel)
         {
             int pixels = geometry.OutputPixels, outputWidth = geometry.OutputWidth;
@@ -388,7 +392,7 @@ public static unsafe class IndirectConv
 
     /// <summary>Scalar reference of <see cref="WeightGradient"/> (any F).</summary>
     public static void WeightGradientReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int rows,
-        Span<float> dKernel)
+        Span<float> dKernel, bool accumulate = false)
     {
         int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry), channels = geometry.Channels;
         int patch = geometry.PatchLength;
@@ -397,7 +401,7 @@ public static unsafe class IndirectConv
             int tap = k / channels, offset = ((tap / geometry.KernelWidth) * paddedWidth + tap % geometry.KernelWidth) * channels + k % channels;
             for (int f = 0; f < filters; f++)
             {
-                float sum = 0f;
+                float sum = accumulate ? dKernel[k * filters + f] : 0f;
                 for (int row = 0; row < rows; row++)
                 {
                     int n = row / geometry.OutputPixels, pixel = row % geometry.OutputPixels;
@@ -418,21 +422,22 @@ public static unsafe class IndirectConv
     private static void WeightTile6x4(float** windows, int rows, int* offsets, int patchRows, float* dPre, nint dPreStride,
         float* dKernel, nint dKernelStride)
     {
+        // Rows past patchRows load row 0 (valid memory) and are never stored. The row pointers are
+        // computed again for the store, so that fewer registers stay live across the loop.
+        Vector512<float> a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23;
+        Vector512<float> a30, a31, a32, a33, a40, a41, a42, a43, a50, a51, a52, a53;
+        {
+            float* k0p = dKernel, k1p = patchRows > 1 ? dKernel + dKernelStride : dKernel, k2p = patchRows > 2 ? dKernel + 2 * dKernelStride : dKernel;
+            float* k3p = patchRows > 3 ? dKernel + 3 * dKernelStride : dKernel, k4p = patchRows > 4 ? dKernel + 4 * dKernelStride : dKernel;
+            float* k5p = patchRows > 5 ? dKernel + 5 * dKernelStride : dKernel;
+            a00 = Vector512.Load(k0p); a01 = Vector512.Load(k0p + 16); a02 = Vector512.Load(k0p + 32); a03 = Vector512.Load(k0p + 48);
+            a10 = Vector512.Load(k1p); a11 = Vector512.Load(k1p + 16); a12 = Vector512.Load(k1p + 32); a13 = Vector512.Load(k1p + 48);
+            a20 = Vector512.Load(k2p); a21 = Vector512.Load(k2p + 16); a22 = Vector512.Load(k2p + 32); a23 = Vector512.Load(k2p + 48);
+            a30 = Vector512.Load(k3p); a31 = Vector512.Load(k3p + 16); a32 = Vector512.Load(k3p + 32); a33 = Vector512.Load(k3p + 48);
+            a40 = Vector512.Load(k4p); a41 = Vector512.Load(k4p + 16); a42 = Vector512.Load(k4p + 32); a43 = Vector512.Load(k4p + 48);
+            a50 = Vector512.Load(k5p); a51 = Vector512.Load(k5p + 16); a52 = Vector512.Load(k5p + 32); a53 = Vector512.Load(k5p + 48);
+        }
         nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
-        float* k0p = dKernel, k1p = dKernel + dKernelStride, k2p = dKernel + 2 * dKernelStride;
-        float* k3p = dKernel + 3 * dKernelStride, k4p = dKernel + 4 * dKernelStride, k5p = dKernel + 5 * dKernelStride;
-        // Rows past patchRows read row 0 (valid memory) and are never stored.
-        if (patchRows < 2) { k1p = dKernel; }
-        if (patchRows < 3) { k2p = dKernel; }
-        if (patchRows < 4) { k3p = dKernel; }
-        if (patchRows < 5) { k4p = dKernel; }
-        if (patchRows < 6) { k5p = dKernel; }
-        Vector512<float> a00 = Vector512.Load(k0p), a01 = Vector512.Load(k0p + 16), a02 = Vector512.Load(k0p + 32), a03 = Vector512.Load(k0p + 48);
-        Vector512<float> a10 = Vector512.Load(k1p), a11 = Vector512.Load(k1p + 16), a12 = Vector512.Load(k1p + 32), a13 = Vector512.Load(k1p + 48);
-        Vector512<float> a20 = Vector512.Load(k2p), a21 = Vector512.Load(k2p + 16), a22 = Vector512.Load(k2p + 32), a23 = Vector512.Load(k2p + 48);
-        Vector512<float> a30 = Vector512.Load(k3p), a31 = Vector512.Load(k3p + 16), a32 = Vector512.Load(k3p + 32), a33 = Vector512.Load(k3p + 48);
-        Vector512<float> a40 = Vector512.Load(k4p), a41 = Vector512.Load(k4p + 16), a42 = Vector512.Load(k4p + 32), a43 = Vector512.Load(k4p + 48);
-        Vector512<float> a50 = Vector512.Load(k5p), a51 = Vector512.Load(k5p + 16), a52 = Vector512.Load(k5p + 32), a53 = Vector512.Load(k5p + 48);
         float* d = dPre;
         for (int r = 0; r < rows; r++, d += dPreStride)
         {
@@ -457,12 +462,12 @@ public static unsafe class IndirectConv
             a50 = Vector512.FusedMultiplyAdd(x, d0, a50); a51 = Vector512.FusedMultiplyAdd(x, d1, a51);
             a52 = Vector512.FusedMultiplyAdd(x, d2, a52); a53 = Vector512.FusedMultiplyAdd(x, d3, a53);
         }
-        StoreRow(k0p, a00, a01, a02, a03, null, false);
-        if (patchRows > 1) { StoreRow(k1p, a10, a11, a12, a13, null, false); }
-        if (patchRows > 2) { StoreRow(k2p, a20, a21, a22, a23, null, false); }
-        if (patchRows > 3) { StoreRow(k3p, a30, a31, a32, a33, null, false); }
-        if (patchRows > 4) { StoreRow(k4p, a40, a41, a42, a43, null, false); }
-        if (patchRows > 5) { StoreRow(k5p, a50, a51, a52, a53, null, false); }
+        StoreRow(dKernel, a00, a01, a02, a03, null, false);
+        if (patchRows > 1) { StoreRow(dKernel + dKernelStride, a10, a11, a12, a13, null, false); }
+        if (patchRows > 2) { StoreRow(dKernel + 2 * dKernelStride, a20, a21, a22, a23, null, false); }
+        if (patchRows > 3) { StoreRow(dKernel + 3 * dKernelStride, a30, a31, a32, a33, null, false); }
+        if (patchRows > 4) { StoreRow(dKernel + 4 * dKernelStride, a40, a41, a42, a43, null, false); }
+        if (patchRows > 5) { StoreRow(dKernel + 5 * dKernelStride, a50, a51, a52, a53, null, false); }
     }
 
     /// <summary>12 output pixels x 32 filters: 24 accumulators over every tap and channel, then bias and ReLU at the store.</summary>

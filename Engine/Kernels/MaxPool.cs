@@ -53,8 +53,34 @@ public static class MaxPool
                 {
                     for (int ow = 0; ow < geometry.OutputWidth; ow++)
                     {
-                        int cellCount = WindowCells(geometry, oh, ow, cells);
                         int outBase = (oh * geometry.OutputWidth + ow) * channels;
+                        int cellCount = WholeWindow2x2(geometry, oh, ow) ? 4 : WindowCells(geometry, oh, ow, cells);
+                        if (cellCount == 4 && geometry.KernelHeight == 2 && geometry.KernelWidth == 2)
+                        {
+                            // A whole 2x2 window (the common case), unrolled: the same scan.
+                            int cell0 = ((oh * geometry.StrideHeight - geometry.PadTop) * geometry.InputWidth + ow * geometry.StrideWidth - geometry.PadLeft) * channels;
+                            int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
+                            for (int c = 0; c < channels; c += Vector512<float>.Count)
+                            {
+                                Vector512<float> best = Vector512.Load(image + cell0 + c);
+                                Vector512<int> bestIndex = lanes + Vector512.Create(cell0 + c);
+                                Vector512<float> value = Vector512.Load(image + cell1 + c);
+                                Vector512<float> greater = Vector512.GreaterThan(value, best);
+                                best = Vector512.ConditionalSelect(greater, value, best);
+                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell1 + c), bestIndex);
+                                value = Vector512.Load(image + cell2 + c);
+                                greater = Vector512.GreaterThan(value, best);
+                                best = Vector512.ConditionalSelect(greater, value, best);
+                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell2 + c), bestIndex);
+                                value = Vector512.Load(image + cell3 + c);
+                                greater = Vector512.GreaterThan(value, best);
+                                best = Vector512.ConditionalSelect(greater, value, best);
+                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell3 + c), bestIndex);
+                                best.Store(pooled + outBase + c);
+                                bestIndex.Store(winners + outBase + c);
+                            }
+                            continue;
+                        }
                         for (int c = 0; c < channels; c += Vector512<float>.Count)
                         {
                             int firstIndex = cells[0] + c;
@@ -75,6 +101,15 @@ public static class MaxPool
                 }
             }
         }
+    }
+
+    /// <summary>Whether window (oh, ow) is a 2x2 window lying wholly inside the input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool WholeWindow2x2(in ConvGeometry geometry, int oh, int ow)
+    {
+        int h = oh * geometry.StrideHeight - geometry.PadTop, w = ow * geometry.StrideWidth - geometry.PadLeft;
+        return geometry.KernelHeight == 2 && geometry.KernelWidth == 2
+            && h >= 0 && h + 2 <= geometry.InputHeight && w >= 0 && w + 2 <= geometry.InputWidth;
     }
 
     /// <summary>
@@ -220,8 +255,25 @@ public static class MaxPool
                 {
                     for (int ow = 0; ow < geometry.OutputWidth; ow++)
                     {
-                        int cellCount = WindowCells(geometry, oh, ow, cells);
                         int outBase = (oh * geometry.OutputWidth + ow) * channels;
+                        int cellCount = WholeWindow2x2(geometry, oh, ow) ? 4 : WindowCells(geometry, oh, ow, cells);
+                        if (cellCount == 4 && geometry.KernelHeight == 2 && geometry.KernelWidth == 2)
+                        {
+                            // A whole 2x2 window (the common case), unrolled.
+                            int cell0 = ((oh * geometry.StrideHeight - geometry.PadTop) * geometry.InputWidth + ow * geometry.StrideWidth - geometry.PadLeft) * channels;
+                            int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
+                            for (int c = 0; c < channels; c += Vector512<float>.Count)
+                            {
+                                Vector512<float> g = Vector512.Load(gradient + outBase + c);
+                                Vector512<int> winner = Vector512.Load(winners + outBase + c) - lanes - Vector512.Create(c);
+                                // + 0 as the reference's 0 + g: a gradient of -0 lands as +0 there too.
+                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell0)).AsSingle()) + Vector512<float>.Zero).Store(image + cell0 + c);
+                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell1)).AsSingle()) + Vector512<float>.Zero).Store(image + cell1 + c);
+                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell2)).AsSingle()) + Vector512<float>.Zero).Store(image + cell2 + c);
+                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell3)).AsSingle()) + Vector512<float>.Zero).Store(image + cell3 + c);
+                            }
+                            continue;
+                        }
                         for (int c = 0; c < channels; c += Vector512<float>.Count)
                         {
                             Vector512<float> g = Vector512.Load(gradient + outBase + c);

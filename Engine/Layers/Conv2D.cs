@@ -96,16 +96,8 @@ public sealed class Conv2D : Layer
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
         _reduceSlice = ReduceSlice;
-        _forwardPooledChunk = chunk =>
-        {
-            ForwardChunk(chunk);
-            _callPool!.RunForwardChunk(chunk);
-        };
-        _backwardPooledChunk = chunk =>
-        {
-            _callPool!.RunBackwardChunk(chunk);
-            BackwardChunk(chunk);
-        };
+        _forwardPooledChunk = ForwardPooledChunk;
+        _backwardPooledChunk = BackwardPooledChunk;
     }
 
     /// <summary>F.</summary>
@@ -211,8 +203,33 @@ public sealed class Conv2D : Layer
 
     private void ForwardChunk(int chunk)
     {
-        int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+        ForwardExamples(chunk, first, examples);
+    }
+
+    /// <summary>
+    /// Chunk <paramref name="chunk"/> of <see cref="ForwardThroughPool"/>: a few examples at a time are
+    /// convolved and pooled, so that the convolution's output is pooled while it is still in the core's cache.
+    /// </summary>
+    private void ForwardPooledChunk(int chunk)
+    {
+        var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+        int step = PooledExamples(_geometry.OutputPixels * Filters);
+        for (int start = first; start < first + examples; start += step)
+        {
+            int count = Math.Min(step, first + examples - start);
+            ForwardExamples(chunk, start, count);
+            _callPool!.ForwardExamples(start, count);
+        }
+    }
+
+    /// <summary>Examples per convolve-then-pool step: about 128 KiB of output (at least one example).</summary>
+    internal static int PooledExamples(int outputLength) => Math.Max(1, (128 << 10) / (outputLength * sizeof(float)));
+
+    /// <summary>The forward of examples [first, first + examples) of chunk <paramref name="chunk"/> (whose buffers it uses).</summary>
+    private void ForwardExamples(int chunk, int first, int examples)
+    {
+        int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         int rowStart = first * pixels, rows = examples * pixels;
         ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
         if (_direct)
@@ -370,13 +387,42 @@ public sealed class Conv2D : Layer
 
     private void BackwardChunk(int chunk)
     {
-        int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+        BackwardExamples(chunk, first, examples, startsChunk: true);
+    }
+
+    /// <summary>
+    /// Chunk <paramref name="chunk"/> of <see cref="BackwardThroughPool"/>: a few examples at a time are
+    /// routed back through the pool and then used here while still in the core's cache. The chunk's
+    /// partial gradients continue the same chains over the same rows in the same order as one pass.
+    /// </summary>
+    private void BackwardPooledChunk(int chunk)
+    {
+        var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+        int step = PooledExamples(_geometry.OutputPixels * Filters);
+        for (int start = first; start < first + examples; start += step)
+        {
+            int count = Math.Min(step, first + examples - start);
+            _callPool!.BackwardExamples(start, count);
+            BackwardExamples(chunk, start, count, startsChunk: start == first);
+        }
+    }
+
+    /// <summary>
+    /// The backward of examples [first, first + examples) of chunk <paramref name="chunk"/>: the chunk's
+    /// partial kernel and bias gradients are started when <paramref name="startsChunk"/>, else continued.
+    /// </summary>
+    private void BackwardExamples(int chunk, int first, int examples, bool startsChunk)
+    {
+        int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         int rowStart = first * pixels, rows = examples * pixels;
         ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
         Span<float> dKernel = _dKernelPartials!.Span.Slice(chunk * patch * Filters, patch * Filters); // [KH·KW·C, F]
         Span<float> dBias = _bias is null ? default : _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
-        dBias.Clear();
+        if (startsChunk)
+        {
+            dBias.Clear();
+        }
         Span<float> dInput = ComputeInputGradient ? _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength) : default;
         if (!_indirectInputGradient)
         {
@@ -384,6 +430,10 @@ public sealed class Conv2D : Layer
         }
         if (_direct)
         {
+            if (startsChunk)
+            {
+                dKernel.Clear(); // DirectConv adds into it
+            }
             DirectBackwardChunk(chunk, first, examples, dKernel, dBias, dInput);
             return;
         }
@@ -412,7 +462,7 @@ public sealed class Conv2D : Layer
             {
                 Im2Col.ExpandRows(input, _geometry, row, block, columns);
             }
-            Gemm.MultiplyTransposeA(columns, dPre, block, Filters, patch, dKernel, accumulate: row > 0);
+            Gemm.MultiplyTransposeA(columns, dPre, block, Filters, patch, dKernel, accumulate: row > 0 || !startsChunk);
             if (ComputeInputGradient && !_indirectInputGradient)
             {
                 Span<float> dColumns = _dColumns!.Span.Slice(ColumnsOffset(chunk, rowStart), block * patch); // [block, KH·KW·C]
@@ -429,7 +479,7 @@ public sealed class Conv2D : Layer
             // forward's zero-padded examples (no im2col copy); the same bits as columnsᵀ · dPre.
             int paddedInputLength = IndirectConv.PaddedLength(_geometry);
             IndirectConv.WeightGradient(_paddedInput!.ReadOnlySpan.Slice(first * paddedInputLength, examples * paddedInputLength), chunkDPre,
-                _geometry, Filters, rows, dKernel);
+                _geometry, Filters, rows, dKernel, accumulate: !startsChunk);
         }
         if (_indirectInputGradient)
         {
@@ -461,7 +511,6 @@ public sealed class Conv2D : Layer
             dPre = masked;
             reluOutput = default;
         }
-        dKernel.Clear();
         DirectConv.WeightGradient(_padded!.ReadOnlySpan.Slice(first * DirectConv.PaddedLength(_geometry)), reluOutput, dPre,
             _geometry, Filters, count, dKernel, dBias);
         if (!ComputeInputGradient)

@@ -83,8 +83,14 @@ public sealed class MaxPool2D : Layer
 
     private void ForwardChunk(int chunk)
     {
-        int outputLength = _geometry.OutputPixels * _geometry.Channels;
         var (first, examples) = Conv2D.ChunkRange(_callCount, _callChunks, chunk);
+        ForwardExamples(first, examples);
+    }
+
+    /// <summary>Pools examples [first, first + examples) of the running forward's input.</summary>
+    internal void ForwardExamples(int first, int examples)
+    {
+        int outputLength = _geometry.OutputPixels * _geometry.Channels;
         MaxPool.Forward(_callTensor!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), _geometry, examples,
             _output!.Span.Slice(first * outputLength, examples * outputLength), _argmax.AsSpan(first * outputLength, examples * outputLength));
     }
@@ -103,8 +109,14 @@ public sealed class MaxPool2D : Layer
 
     private void BackwardChunk(int chunk)
     {
-        int outputLength = _geometry.OutputPixels * _geometry.Channels;
         var (first, examples) = Conv2D.ChunkRange(_callCount, _callChunks, chunk);
+        BackwardExamples(first, examples);
+    }
+
+    /// <summary>Routes the gradient of examples [first, first + examples) of the running backward.</summary>
+    internal void BackwardExamples(int first, int examples)
+    {
+        int outputLength = _geometry.OutputPixels * _geometry.Channels;
         MaxPool.Backward(_callTensor!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength),
             _argmax.AsSpan(first * outputLength, examples * outputLength), _geometry, examples,
             _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength));
@@ -122,9 +134,6 @@ public sealed class MaxPool2D : Layer
         _callChunks = Conv2D.ChunkCount(count);
     }
 
-    /// <summary>Pools the examples of chunk <paramref name="chunk"/> set up by <see cref="PrepareForwardChunks"/>.</summary>
-    internal void RunForwardChunk(int chunk) => ForwardChunk(chunk);
-
     /// <summary>Ends a chunked forward: the pooled output of the prepared examples.</summary>
     internal Tensor FinishForwardChunks()
     {
@@ -140,10 +149,7 @@ public sealed class MaxPool2D : Layer
         _callChunks = Conv2D.ChunkCount(LastBatch);
     }
 
-    /// <summary>Routes the gradient of chunk <paramref name="chunk"/> set up by <see cref="PrepareBackwardChunks"/>.</summary>
-    internal void RunBackwardChunk(int chunk) => BackwardChunk(chunk);
-
-    /// <summary>The whole input-gradient buffer [built batch, H, W, C]: chunk i's examples are complete after <see cref="RunBackwardChunk"/>(i).</summary>
+    /// <summary>The whole input-gradient buffer [built batch, H, W, C]: examples are complete after <see cref="BackwardExamples"/> on them.</summary>
     internal Tensor InputGradientBuffer => _dInput!;
 
     /// <summary>Ends a chunked backward: the input gradient of the prepared examples.</summary>
