@@ -7,8 +7,8 @@ using Engine.Optimizers;
 namespace Engine.Benchmarks;
 
 /// <summary>
-/// Times every operation of the reference model's training step (each layer's forward and
-/// backward, the loss, the optimizer) and inference at batch 100 with a stopwatch around each
+/// Times every operation of the reference model's training step as the model runs it (each layer's
+/// forward and backward, a conv and its pool as one stage, the loss, the optimizer) and inference at batch 100 with a stopwatch around each
 /// call, and prints the median per operation with its GFLOP/s. Wall clock: run it on a quiet machine.
 /// <c>dotnet run -c Release --project Engine.Benchmarks -- step-profile [steps] [threads]</c>.
 /// </summary>
@@ -41,7 +41,6 @@ public static class StepProfile
         var lossTimes = new double[steps];
         var optimizerTimes = new double[steps];
         var stepTimes = new double[steps];
-        var inferenceTimes = new double[steps];
 
         for (int step = -10; step < steps; step++)
         {
@@ -51,6 +50,14 @@ public static class StepProfile
             for (int l = 0; l < count; l++)
             {
                 long t = Stopwatch.GetTimestamp();
+                if (model.RunsWithNext(l))
+                {
+                    // As the model runs them: the conv and its pool in one parallel region.
+                    activation = ((Conv2D)layers[l]).ForwardThroughPool(activation, training: true, (MaxPool2D)layers[l + 1]);
+                    Record(forward, l, step, t);
+                    l++;
+                    continue;
+                }
                 activation = layers[l].Forward(activation, training: true);
                 Record(forward, l, step, t);
             }
@@ -64,6 +71,13 @@ public static class StepProfile
             for (int l = count - 1; l >= 0; l--)
             {
                 long t = Stopwatch.GetTimestamp();
+                if (l > 0 && model.RunsWithNext(l - 1))
+                {
+                    gradient = ((Conv2D)layers[l - 1]).BackwardThroughPool((MaxPool2D)layers[l], gradient);
+                    Record(backward, l - 1, step, t);
+                    l--;
+                    continue;
+                }
                 gradient = layers[l].Backward(gradient);
                 Record(backward, l, step, t);
             }
@@ -74,16 +88,9 @@ public static class StepProfile
                 optimizerTimes[step] = Elapsed(ot);
                 stepTimes[step] = Elapsed(stepStart);
             }
-            long it = Stopwatch.GetTimestamp();
-            model.Forward(images, training: false);
-            if (step >= 0)
-            {
-                inferenceTimes[step] = Elapsed(it);
-            }
         }
 
-        // The model's own step and inference: a conv and the pool after it run chunk by chunk in one
-        // parallel region there, so these are faster than the sum of the separately timed layers above.
+        // The model's own step and inference, untimed inside (the check that the stages above add up).
         var modelSteps = new double[steps];
         var modelInference = new double[steps];
         for (int step = -10; step < steps; step++)
@@ -101,32 +108,33 @@ public static class StepProfile
         }
 
         Console.WriteLine($"Reference model, batch {Batch}, {threads} thread(s), median of {steps} steps (ms); {Environment.ProcessorCount} processors");
-        Console.WriteLine($"{"operation",-28} {"ms",8} {"GFLOP/s",8} {"min ms",8}");
+        Console.WriteLine($"{"operation",-36} {"ms",8} {"GFLOP/s",8} {"min ms",8}");
         double total = 0;
         for (int l = 0; l < count; l++)
         {
             double flops = ForwardFlops(layers[l]);
             double f = Median(forward, l);
             total += f;
-            Print($"{layers[l].Name} forward", f, flops, Min(forward, l));
+            Print($"{StageName(model, l)} forward", f, flops, Min(forward, l));
+            l += model.RunsWithNext(l) ? 1 : 0;
         }
         double ls = Median(lossTimes);
         total += ls;
         Print("loss forward+backward", ls, 0);
         for (int l = count - 1; l >= 0; l--)
         {
+            l -= l > 0 && model.RunsWithNext(l - 1) ? 1 : 0;
             double flops = ForwardFlops(layers[l]) * (l == 0 ? 1 : 2);
             double b = Median(backward, l);
             total += b;
-            Print($"{layers[l].Name} backward", b, flops, Min(backward, l));
+            Print($"{StageName(model, l)} backward", b, flops, Min(backward, l));
         }
         double opt = Median(optimizerTimes);
         total += opt;
         Print("adam", opt, 0);
         Print("sum of medians", total, 0);
         double stepMs = Median(stepTimes);
-        Print("layer by layer step", stepMs, 0, stepTimes.Min());
-        Print("layer by layer inference", Median(inferenceTimes), 0, inferenceTimes.Min());
+        Print("timed step", stepMs, 0, stepTimes.Min());
         double modelStep = Median(modelSteps);
         Print("model training step", modelStep, 0, modelSteps.Min());
         Console.WriteLine($"  => {modelStep * 600 / 1000:F2} s per 60,000-image epoch");
@@ -134,6 +142,10 @@ public static class StepProfile
         Print("model inference forward", inference, 0, modelInference.Min());
         Console.WriteLine($"  => {Batch / inference * 1000:F0} images/s");
     }
+
+    /// <summary>The layer's name, or "conv + pool" for a conv that runs its pool in its own parallel region.</summary>
+    private static string StageName(Sequential model, int layer) =>
+        model.RunsWithNext(layer) ? $"{model.Layers[layer].Name} + {model.Layers[layer + 1].KindName}" : model.Layers[layer].Name;
 
     private static void Record(double[,] times, int layer, int step, long start)
     {
@@ -149,7 +161,7 @@ public static class StepProfile
 
     private static void Print(string name, double ms, double flops, double min = double.NaN) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name,-28} {ms,8:F3} {(flops > 0 ? (flops / ms / 1e6).ToString("F1", CultureInfo.InvariantCulture) : ""),8} {(double.IsNaN(min) ? "" : min.ToString("F3", CultureInfo.InvariantCulture)),8}"));
+            $"{name,-36} {ms,8:F3} {(flops > 0 ? (flops / ms / 1e6).ToString("F1", CultureInfo.InvariantCulture) : ""),8} {(double.IsNaN(min) ? "" : min.ToString("F3", CultureInfo.InvariantCulture)),8}"));
 
     private static double Min(double[,] times, int layer)
     {

@@ -41,6 +41,9 @@ public sealed class Sequential
     /// <summary>How many Conv2D layers run the MaxPool2D after them inside their own parallel regions.</summary>
     internal int ConvPoolPairs => _runsWithNext.Count(pair => pair);
 
+    /// <summary>Whether layer <paramref name="index"/> (a Conv2D) runs the MaxPool2D after it inside its own parallel regions.</summary>
+    internal bool RunsWithNext(int index) => _runsWithNext[index];
+
     /// <summary>The layers, first to last.</summary>
     public IReadOnlyList<ILayer> Layers => _layers;
 
