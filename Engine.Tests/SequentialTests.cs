@@ -188,6 +188,24 @@ public class SequentialTests
         Assert.That(activation.ReadOnlySpan.ToArray(), Is.EqualTo(fusedLogits), "logits");
     }
 
+    [Test]
+    public void AConvsOwnBackwardAfterTheModelsForwardSaysWhyItCannot()
+    {
+        // The model's forward keeps no output for a conv followed by a pool (the pool masks the
+        // gradient itself); calling that conv's Backward alone must fail with a reason, not use stale values.
+        var (images, _) = RandomBatch(10, seed: 4);
+        var model = ReferenceModels.MnistCnn();
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 10, Seed: 2, Threads: 1));
+        model.Forward(images, training: true);
+        var conv = model.Layers[2];
+        var error = Assert.Throws<InvalidOperationException>(() => conv.Backward(new Tensor(conv.OutputShape)));
+        Assert.That(error!.Message, Does.Contain("ran through the pool"));
+        // A forward of the layer itself makes its Backward usable again.
+        Tensor input = model.Layers[1].Forward(model.Layers[0].Forward(images, training: true), training: true);
+        conv.Forward(input, training: true);
+        Assert.That(conv.Backward(new Tensor(conv.OutputShape)).Shape, Is.EqualTo(input.Shape));
+    }
+
     internal static (Tensor Images, Tensor Labels) RandomBatch(int count, int seed)
     {
         var random = new RandomSource((ulong)seed);

@@ -114,6 +114,26 @@ public class MaxPoolKernelTests
             Engine.Kernels.MaxPool.BackwardTiled(gradient, winners, geometry, 2, actual);
             Assert.That(actual.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)), "tiled");
         }
+
+        // Masked by the pooled values (a ReLU before the pool): non-positive windows route 0.
+        float[] maskedExpected = Enumerable.Repeat(float.NaN, input.Length).ToArray();
+        float[] maskedActual = Enumerable.Repeat(float.NaN, input.Length).ToArray();
+        Engine.Kernels.MaxPool.BackwardReference(gradient, winners, geometry, 2, maskedExpected, pooled);
+        Engine.Kernels.MaxPool.Backward(gradient, winners, geometry, 2, maskedActual, pooled);
+        Assert.That(maskedActual.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(maskedExpected.Select(BitConverter.SingleToInt32Bits)), "masked");
+        for (int n = 0; n < 2; n++)
+        {
+            for (int index = 0; index < outputLength / 2; index++)
+            {
+                int cell = n * geometry.InputLength + winners[n * outputLength / 2 + index];
+                float routed = pooled[n * outputLength / 2 + index] > 0f ? gradient[n * outputLength / 2 + index] + 0f : 0f;
+                if (tiles)
+                {
+                    Assert.That(maskedExpected[cell], Is.EqualTo(routed), $"winner of window {index}");
+                }
+            }
+        }
+        Assert.That(maskedExpected.Count(v => v != 0f), Is.LessThan(expected.Count(v => v != 0f)), "some windows are masked");
     }
 }
 

@@ -202,16 +202,19 @@ public static class MaxPool
 
     /// <summary>
     /// dInput[N, H, W, C] = Σ over windows of dOutput routed to each window's recorded winner;
-    /// <paramref name="dInput"/> is overwritten.
+    /// <paramref name="dInput"/> is overwritten. With a non-empty <paramref name="output"/> (the pooled
+    /// values [N, OH, OW, C]) a window whose pooled value is not positive routes 0 instead: the gradient
+    /// through a ReLU before the pool, since the winner's input is the pooled value.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput)
+    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput,
+        ReadOnlySpan<float> output = default)
     {
         if (Vector512.IsHardwareAccelerated && geometry.Channels % Vector512<float>.Count == 0 && TilesTheInput(geometry))
         {
-            BackwardTiled(dOutput, argmax, geometry, count, dInput);
+            BackwardTiled(dOutput, argmax, geometry, count, dInput, output);
             return;
         }
-        BackwardReference(dOutput, argmax, geometry, count, dInput);
+        BackwardReference(dOutput, argmax, geometry, count, dInput, output);
     }
 
     /// <summary>
@@ -229,7 +232,8 @@ public static class MaxPool
     /// channels at a time; no clearing pass and no scatter. Equal to <see cref="BackwardReference"/>
     /// (a cell receives at most one addend, added to 0).
     /// </summary>
-    public static unsafe void BackwardTiled(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput)
+    public static unsafe void BackwardTiled(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput,
+        ReadOnlySpan<float> output = default)
     {
         int channels = geometry.Channels;
         int outputLength = geometry.OutputPixels * channels;
@@ -241,15 +245,21 @@ public static class MaxPool
         CheckLength(dOutput.Length, (long)count * outputLength, nameof(dOutput), "N·OH·OW·C");
         CheckLength(argmax.Length, (long)count * outputLength, nameof(argmax), "N·OH·OW·C");
         CheckLength(dInput.Length, (long)count * geometry.InputLength, nameof(dInput), "N·H·W·C");
+        bool masked = !output.IsEmpty;
+        if (masked)
+        {
+            CheckLength(output.Length, (long)count * outputLength, nameof(output), "N·OH·OW·C");
+        }
         int* cells = stackalloc int[geometry.KernelHeight * geometry.KernelWidth];
         Vector512<int> lanes = Vector512<int>.Indices;
-        fixed (float* dOutputPointer = dOutput, dInputPointer = dInput)
+        fixed (float* dOutputPointer = dOutput, dInputPointer = dInput, outputPointer = output)
         fixed (int* argmaxPointer = argmax)
         {
             for (int n = 0; n < count; n++)
             {
                 float* image = dInputPointer + (nint)n * geometry.InputLength;     // [H, W, C]
                 float* gradient = dOutputPointer + (nint)n * outputLength;        // [OH, OW, C]
+                float* pooled = outputPointer + (nint)n * outputLength;           // [OH, OW, C], when masked
                 int* winners = argmaxPointer + (nint)n * outputLength;            // [OH, OW, C]
                 for (int oh = 0; oh < geometry.OutputHeight; oh++)
                 {
@@ -264,7 +274,7 @@ public static class MaxPool
                             int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
                             for (int c = 0; c < channels; c += Vector512<float>.Count)
                             {
-                                Vector512<float> g = Vector512.Load(gradient + outBase + c);
+                                Vector512<float> g = Load(gradient + outBase + c, pooled + outBase + c, masked);
                                 Vector512<int> winner = Vector512.Load(winners + outBase + c) - lanes - Vector512.Create(c);
                                 // + 0 as the reference's 0 + g: a gradient of -0 lands as +0 there too.
                                 (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell0)).AsSingle()) + Vector512<float>.Zero).Store(image + cell0 + c);
@@ -276,7 +286,7 @@ public static class MaxPool
                         }
                         for (int c = 0; c < channels; c += Vector512<float>.Count)
                         {
-                            Vector512<float> g = Vector512.Load(gradient + outBase + c);
+                            Vector512<float> g = Load(gradient + outBase + c, pooled + outBase + c, masked);
                             Vector512<int> winner = Vector512.Load(winners + outBase + c);
                             for (int k = 0; k < cellCount; k++)
                             {
@@ -292,8 +302,17 @@ public static class MaxPool
         }
     }
 
+    /// <summary>16 gradients, zeroed where the pooled value is not positive when <paramref name="masked"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<float> Load(float* gradient, float* pooled, bool masked)
+    {
+        Vector512<float> g = Vector512.Load(gradient);
+        return masked ? Vector512.BitwiseAnd(g, Vector512.GreaterThan(Vector512.Load(pooled), Vector512<float>.Zero)) : g;
+    }
+
     /// <summary>Scalar reference of <see cref="Backward"/>: clear, then scatter each window's gradient to its winner.</summary>
-    public static void BackwardReference(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput)
+    public static void BackwardReference(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput,
+        ReadOnlySpan<float> output = default)
     {
         int outputLength = geometry.OutputPixels * geometry.Channels;
         dInput.Slice(0, count * geometry.InputLength).Clear();
@@ -304,7 +323,7 @@ public static class MaxPool
             ReadOnlySpan<int> winners = argmax.Slice(n * outputLength, outputLength);
             for (int index = 0; index < outputLength; index++)
             {
-                image[winners[index]] += gradient[index];
+                image[winners[index]] += output.IsEmpty || output[n * outputLength + index] > 0f ? gradient[index] : 0f;
             }
         }
     }

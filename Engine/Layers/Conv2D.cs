@@ -54,6 +54,8 @@ public sealed class Conv2D : Layer
     private readonly Action<int> _forwardPooledChunk;
     private readonly Action<int> _backwardPooledChunk;
     private MaxPool2D? _callPool;  // the pool run chunk by chunk with this layer (ForwardThroughPool, BackwardThroughPool)
+    private Tensor? _pooledScratch; // [chunks, PooledExamples, OH, OW, F]: the conv output, then dOutput, of a few examples on their way through the pool
+    private bool _outputInScratch;  // the last forward went through the pool: _output was not written
     private Tensor? _callInput;   // the input of the last Forward, read again by Backward
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
@@ -193,6 +195,7 @@ public sealed class Conv2D : Layer
     /// <inheritdoc />
     protected override Tensor OnForward(Tensor input, bool training)
     {
+        _outputInScratch = false;
         int count = input.Shape[0];
         _callInput = input;
         _callCount = count;
@@ -204,7 +207,8 @@ public sealed class Conv2D : Layer
     private void ForwardChunk(int chunk)
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
-        ForwardExamples(chunk, first, examples);
+        int length = _geometry.OutputPixels * Filters;
+        ForwardExamples(chunk, first, examples, _output!.Span.Slice(first * length, examples * length));
     }
 
     /// <summary>
@@ -215,19 +219,27 @@ public sealed class Conv2D : Layer
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
         int step = PooledExamples(_geometry.OutputPixels * Filters);
+        int length = _geometry.OutputPixels * Filters;
+        Span<float> scratch = _pooledScratch!.Span.Slice(chunk * step * length, step * length); // [step, OH, OW, F]
         for (int start = first; start < first + examples; start += step)
         {
+            // The conv output only feeds the pool (its backward needs no output: the pool masks the
+            // gradient by its own output, see BackwardPooledChunk), so it stays in a small scratch.
             int count = Math.Min(step, first + examples - start);
-            ForwardExamples(chunk, start, count);
-            _callPool!.ForwardExamples(start, count);
+            Span<float> output = scratch.Slice(0, count * length);
+            ForwardExamples(chunk, start, count, output);
+            _callPool!.ForwardExamples(output, start, count);
         }
     }
 
     /// <summary>Examples per convolve-then-pool step: about 128 KiB of output (at least one example).</summary>
     internal static int PooledExamples(int outputLength) => Math.Max(1, (128 << 10) / (outputLength * sizeof(float)));
 
-    /// <summary>The forward of examples [first, first + examples) of chunk <paramref name="chunk"/> (whose buffers it uses).</summary>
-    private void ForwardExamples(int chunk, int first, int examples)
+    /// <summary>
+    /// The forward of examples [first, first + examples) of chunk <paramref name="chunk"/> (whose buffers it
+    /// uses) into <paramref name="destination"/> [examples, OH, OW, F].
+    /// </summary>
+    private void ForwardExamples(int chunk, int first, int examples, Span<float> destination)
     {
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         int rowStart = first * pixels, rows = examples * pixels;
@@ -238,7 +250,7 @@ public sealed class Conv2D : Layer
             Span<float> padded = _padded!.Span.Slice(first * paddedLength, examples * paddedLength); // [examples, PH, PW]
             DirectConv.Pad(input, _geometry, examples, padded);
             DirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
-                _geometry, Filters, examples, Activation == Activation.Relu, _output!.Span.Slice(rowStart * Filters, rows * Filters));
+                _geometry, Filters, examples, Activation == Activation.Relu, destination);
             return;
         }
         bool relu = Activation == Activation.Relu;
@@ -248,7 +260,7 @@ public sealed class Conv2D : Layer
             int paddedLength = IndirectConv.PaddedLength(_geometry);
             Span<float> padded = _paddedInput!.Span.Slice(first * paddedLength, examples * paddedLength); // [examples, PH, PW, C]
             IndirectConv.Pad(input, _geometry, examples, padded);
-            Span<float> result = _output!.Span.Slice(rowStart * Filters, rows * Filters);                   // [rows, F]
+            Span<float> result = destination;                                                               // [rows, F]
             IndirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
                 _geometry, Filters, 0, rows, relu && _bias is not null, result);
             if (relu && _bias is null)
@@ -262,7 +274,7 @@ public sealed class Conv2D : Layer
         for (int row = 0; row < rows; row += _blockRows)
         {
             int block = Math.Min(_blockRows, rows - row);
-            Span<float> output = _output!.Span.Slice((rowStart + row) * Filters, block * Filters); // [block, F]
+            Span<float> output = destination.Slice(row * Filters, block * Filters); // [block, F]
             Im2Col.ExpandRows(input, _geometry, row, block, columns);
             Gemm.Multiply(columns, _kernel!.Value.ReadOnlySpan, block, Filters, patch, output, accumulate: false);
             if (_bias is not null)
@@ -279,6 +291,11 @@ public sealed class Conv2D : Layer
     /// <inheritdoc />
     protected override Tensor OnBackward(Tensor dOutput)
     {
+        if (_outputInScratch)
+        {
+            throw new InvalidOperationException(
+                $"{Describe()}: the last forward ran through the pool after it, which keeps no output for this layer's own Backward; expected the model's backward (or a Forward of this layer first).");
+        }
         BeginBackward(dOutput, LastBatch);
         _workers!.For(_callChunks, _backwardChunk);
         return FinishBackward();
@@ -300,6 +317,8 @@ public sealed class Conv2D : Layer
     internal Tensor ForwardThroughPool(Tensor input, bool training, MaxPool2D pool)
     {
         ArgumentNullException.ThrowIfNull(input);
+        int length = _geometry.OutputPixels * Filters;
+        _pooledScratch ??= new Tensor(MaxChunks, PooledExamples(length), length);
         BeginForward(input.Shape);
         int count = input.Shape[0];
         pool.BeginForward(pool.InputShape); // the batch may be smaller; its shape is this layer's output, checked above
@@ -310,6 +329,7 @@ public sealed class Conv2D : Layer
         _callPool = pool;
         _workers!.For(_callChunks, _forwardPooledChunk);
         _callPool = null;
+        _outputInScratch = true;
         EndForward(count);
         pool.EndForward(count);
         return pool.FinishForwardChunks();
@@ -388,7 +408,8 @@ public sealed class Conv2D : Layer
     private void BackwardChunk(int chunk)
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
-        BackwardExamples(chunk, first, examples, startsChunk: true);
+        int length = _geometry.OutputPixels * Filters;
+        BackwardExamples(chunk, first, examples, startsChunk: true, _callDOutput!.ReadOnlySpan.Slice(first * length, examples * length), masked: false);
     }
 
     /// <summary>
@@ -400,20 +421,30 @@ public sealed class Conv2D : Layer
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
         int step = PooledExamples(_geometry.OutputPixels * Filters);
+        int length = _geometry.OutputPixels * Filters;
+        Span<float> scratch = _pooledScratch!.Span.Slice(chunk * step * length, step * length); // [step, OH, OW, F]
+        bool relu = Activation == Activation.Relu;
         for (int start = first; start < first + examples; start += step)
         {
+            // The pool routes each gradient to its window's winner, zeroed where the pooled value is not
+            // positive: at the winner the conv output is the pooled value, elsewhere the gradient is 0, so
+            // this is dOutput · (output > 0) with the same bits, and the conv needs no output of its own.
             int count = Math.Min(step, first + examples - start);
-            _callPool!.BackwardExamples(start, count);
-            BackwardExamples(chunk, start, count, startsChunk: start == first);
+            Span<float> dOutput = scratch.Slice(0, count * length);
+            _callPool!.BackwardExamples(start, count, dOutput, maskByOutput: relu);
+            BackwardExamples(chunk, start, count, startsChunk: start == first, dOutput, masked: relu);
         }
     }
 
     /// <summary>
-    /// The backward of examples [first, first + examples) of chunk <paramref name="chunk"/>: the chunk's
-    /// partial kernel and bias gradients are started when <paramref name="startsChunk"/>, else continued.
+    /// The backward of examples [first, first + examples) of chunk <paramref name="chunk"/> from their
+    /// <paramref name="dOutput"/> [examples, OH, OW, F], already multiplied by the ReLU's derivative when
+    /// <paramref name="masked"/>: the chunk's partial kernel and bias gradients are started when
+    /// <paramref name="startsChunk"/>, else continued.
     /// </summary>
-    private void BackwardExamples(int chunk, int first, int examples, bool startsChunk)
+    private void BackwardExamples(int chunk, int first, int examples, bool startsChunk, ReadOnlySpan<float> dOutput, bool masked)
     {
+        bool mask = Activation == Activation.Relu && !masked;
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         int rowStart = first * pixels, rows = examples * pixels;
         ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
@@ -434,19 +465,19 @@ public sealed class Conv2D : Layer
             {
                 dKernel.Clear(); // DirectConv adds into it
             }
-            DirectBackwardChunk(chunk, first, examples, dKernel, dBias, dInput);
+            DirectBackwardChunk(chunk, first, examples, dKernel, dBias, dInput, dOutput, mask);
             return;
         }
         Span<float> columns = _columns is null ? default : _columns.Span.Slice(ColumnsOffset(chunk, rowStart)); // [block rows, KH·KW·C]
         for (int row = 0; row < rows; row += _blockRows)
         {
             int block = Math.Min(_blockRows, rows - row);
-            ReadOnlySpan<float> dPre = _callDOutput!.ReadOnlySpan.Slice((rowStart + row) * Filters, block * Filters); // [block, F]
-            if (Activation == Activation.Relu)
+            ReadOnlySpan<float> dPre = dOutput.Slice(row * Filters, block * Filters); // [block, F]
+            if (mask)
             {
-                Span<float> masked = _dPreActivation!.Span.Slice((rowStart + row) * Filters, block * Filters);
-                Activations.ReluBackward(_output!.ReadOnlySpan.Slice((rowStart + row) * Filters, block * Filters), dPre, masked);
-                dPre = masked;
+                Span<float> product = _dPreActivation!.Span.Slice((rowStart + row) * Filters, block * Filters);
+                Activations.ReluBackward(_output!.ReadOnlySpan.Slice((rowStart + row) * Filters, block * Filters), dPre, product);
+                dPre = product;
             }
             if (_bias is not null)
             {
@@ -470,9 +501,9 @@ public sealed class Conv2D : Layer
                 Im2Col.FoldRows(dColumns, _geometry, row, block, dInput);
             }
         }
-        ReadOnlySpan<float> chunkDPre = Activation == Activation.Relu
+        ReadOnlySpan<float> chunkDPre = mask
             ? _dPreActivation!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters)
-            : _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters);                            // [examples, OH, OW, F]
+            : dOutput;                                                                                          // [examples, OH, OW, F]
         if (_indirectWeightGradient)
         {
             // dKernel = Σ over the chunk's rows of window ⊗ dPre, the windows read in place from the
@@ -498,12 +529,13 @@ public sealed class Conv2D : Layer
     /// the kernel and bias gradients in one pass over dOutput, which DirectConv masks by the ReLU itself
     /// unless dPre is stored for the input gradient; that still goes through dColumns and col2im.
     /// </summary>
-    private void DirectBackwardChunk(int chunk, int first, int count, Span<float> dKernel, Span<float> dBias, Span<float> dInput)
+    private void DirectBackwardChunk(int chunk, int first, int count, Span<float> dKernel, Span<float> dBias, Span<float> dInput,
+        ReadOnlySpan<float> dOutput, bool mask)
     {
         int pixels = _geometry.OutputPixels, patch = _geometry.PatchLength;
         int rowStart = first * pixels, rows = count * pixels;
-        ReadOnlySpan<float> dPre = _callDOutput!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters);                // [rows, F]
-        ReadOnlySpan<float> reluOutput = Activation == Activation.Relu ? _output!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters) : default;
+        ReadOnlySpan<float> dPre = dOutput;                                                                             // [rows, F]
+        ReadOnlySpan<float> reluOutput = mask ? _output!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters) : default;
         if (_dPreActivation is not null && !reluOutput.IsEmpty)
         {
             Span<float> masked = _dPreActivation.Span.Slice(rowStart * Filters, rows * Filters);                     // [rows, F]

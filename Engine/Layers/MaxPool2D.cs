@@ -88,10 +88,14 @@ public sealed class MaxPool2D : Layer
     }
 
     /// <summary>Pools examples [first, first + examples) of the running forward's input.</summary>
-    internal void ForwardExamples(int first, int examples)
+    private void ForwardExamples(int first, int examples) =>
+        ForwardExamples(_callTensor!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), first, examples);
+
+    /// <summary>Pools <paramref name="input"/> [examples, H, W, C], which are examples [first, first + examples) of the running forward.</summary>
+    internal void ForwardExamples(ReadOnlySpan<float> input, int first, int examples)
     {
         int outputLength = _geometry.OutputPixels * _geometry.Channels;
-        MaxPool.Forward(_callTensor!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), _geometry, examples,
+        MaxPool.Forward(input, _geometry, examples,
             _output!.Span.Slice(first * outputLength, examples * outputLength), _argmax.AsSpan(first * outputLength, examples * outputLength));
     }
 
@@ -114,12 +118,20 @@ public sealed class MaxPool2D : Layer
     }
 
     /// <summary>Routes the gradient of examples [first, first + examples) of the running backward.</summary>
-    internal void BackwardExamples(int first, int examples)
+    private void BackwardExamples(int first, int examples) =>
+        BackwardExamples(first, examples, _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), maskByOutput: false);
+
+    /// <summary>
+    /// Routes the gradient of examples [first, first + examples) of the running backward into
+    /// <paramref name="dInput"/> [examples, H, W, C]; with <paramref name="maskByOutput"/> a window's
+    /// gradient is dropped where its pooled value is not positive (the ReLU before the pool).
+    /// </summary>
+    internal void BackwardExamples(int first, int examples, Span<float> dInput, bool maskByOutput)
     {
         int outputLength = _geometry.OutputPixels * _geometry.Channels;
         MaxPool.Backward(_callTensor!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength),
-            _argmax.AsSpan(first * outputLength, examples * outputLength), _geometry, examples,
-            _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength));
+            _argmax.AsSpan(first * outputLength, examples * outputLength), _geometry, examples, dInput,
+            maskByOutput ? _output!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength) : default);
     }
 
     /// <summary>
