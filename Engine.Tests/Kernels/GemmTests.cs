@@ -217,6 +217,29 @@ public sealed class GemmTests
         _ => Gemm.MultiplyTransposeBReference,
     };
 
+    [TestCase(100, 256, 2048, 64)]
+    [TestCase(7, 75, 33, 16)]
+    [TestCase(13, 40, 5, 7)]
+    public void ColumnPanelsEqualTheWholeProductBitForBit(int m, int n, int k, int width)
+    {
+        var random = new Random(m + n + k);
+        float[] a = RandomArray(m * k, random), b = RandomArray(k * n, random);
+        float[] whole = new float[m * n];
+        Gemm.Multiply(a, b, m, n, k, whole, accumulate: false);
+        float[] panels = Enumerable.Repeat(float.NaN, m * n).ToArray();
+        for (int first = 0; first < n; first += width)
+        {
+            Gemm.MultiplyColumns(a, b, m, n, k, panels, first, Math.Min(width, n - first));
+            if (first == 0)
+            {
+                // Only the panel's columns are written.
+                Assert.That(panels[Math.Min(width, n - 1) == width ? width : 0], width < n ? Is.NaN : Is.Not.NaN);
+            }
+        }
+        Assert.That(panels.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(whole.Select(BitConverter.SingleToInt32Bits)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyColumns(a, b, m, n, k, panels, n - 1, 2));
+    }
+
     private static float[] RandomArray(int length, Random random)
     {
         var values = new float[length];

@@ -44,6 +44,45 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// Columns [first, first + count) of c[M, N] = a[M, K] · b[K, N], the other columns untouched: the
+    /// same values as <see cref="Multiply"/> writes there, so column panels can go to different threads.
+    /// </summary>
+    public static void MultiplyColumns(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, int first, int count)
+    {
+        CheckDimensions(m, n, k);
+        CheckLength(a.Length, (long)m * k, nameof(a), "M·K");
+        CheckLength(b.Length, (long)k * n, nameof(b), "K·N");
+        CheckLength(c.Length, (long)m * n, nameof(c), "M·N");
+        if (first < 0 || count < 0 || first > n - count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), $"Gemm.MultiplyColumns expects 0 <= first and first + count <= N = {n}; received first={first}, count={count}.");
+        }
+        if (Gemm512.IsSupported)
+        {
+            GemmKernels.MultiplyColumns<Gemm512, Vector512<float>>(a, b, m, n, k, c, first, count);
+        }
+        else if (Gemm256.IsSupported)
+        {
+            GemmKernels.MultiplyColumns<Gemm256, Vector256<float>>(a, b, m, n, k, c, first, count);
+        }
+        else
+        {
+            for (int row = 0; row < m; row++)
+            {
+                for (int column = first; column < first + count; column++)
+                {
+                    float sum = 0f;
+                    for (int depth = 0; depth < k; depth++)
+                    {
+                        sum = MathF.FusedMultiplyAdd(a[row * k + depth], b[depth * n + column], sum);
+                    }
+                    c[row * n + column] = sum;
+                }
+            }
+        }
+    }
+
     /// <summary>Scalar reference of <see cref="Multiply"/>: c[M, N] (+)= a[M, K] · b[K, N].</summary>
     public static void MultiplyReference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate)
     {

@@ -60,6 +60,23 @@ internal static unsafe class GemmKernels
         }
     }
 
+    /// <summary>
+    /// c[M, first..first + count) = a[M, K] · b[K, first..first + count): a panel of the columns of
+    /// c[M, N] = a · b[K, N], each element the same chain as in <see cref="Multiply{TOps, TVector}"/>.
+    /// </summary>
+    internal static void MultiplyColumns<TOps, TVector>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c,
+        int first, int count)
+        where TOps : struct, IGemmVector<TVector>
+        where TVector : struct
+    {
+        Debug.Assert(a.Length >= (long)m * k && b.Length >= (long)k * n && c.Length >= (long)m * n && first >= 0 && first + count <= n);
+        fixed (float* left = a, right = b, result = c)
+        {
+            Product<TOps, TVector>(left, k, 1, right + first, n, result + first, n, m, count, k, RowBlock, DepthBlock(k, MultiplyDepthLimit),
+                depthOuter: false, TileMode.Overwrite);
+        }
+    }
+
     /// <summary>c[K, N] (+)= a[M, K]ᵀ · b[M, N]: a reduction over the M rows in ascending order.</summary>
     internal static void MultiplyTransposeA<TOps, TVector>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c, bool accumulate)
         where TOps : struct, IGemmVector<TVector>

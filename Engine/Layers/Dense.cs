@@ -108,23 +108,35 @@ public sealed class Dense : Layer
     {
         _input = input;
         _callCount = input.Shape[0];
-        _workers!.For(Math.Min(Chunks, _callCount), _forwardChunk);
+        _workers!.For(ColumnPanels(), _forwardChunk);
         return _callCount == MaxBatch ? _output! : _output!.SliceBatch(0, _callCount);
     }
 
+    /// <summary>Output columns per forward panel: a multiple of 16 (a whole vector), about Units / Chunks.</summary>
+    private int PanelWidth => ((Units + Chunks - 1) / Chunks + 15) / 16 * 16;
+
+    /// <summary>The forward's column panels: each thread reads only its columns of the kernel.</summary>
+    private int ColumnPanels() => (Units + PanelWidth - 1) / PanelWidth;
+
     private void ForwardChunk(int chunk)
     {
-        int inputs = InputShape[1];
-        var (first, rows) = Conv2D.ChunkRange(_callCount, Math.Min(Chunks, _callCount), chunk);
-        Span<float> output = _output!.Span.Slice(first * Units, rows * Units); // [rows, out]
-        Gemm.Multiply(_input!.ReadOnlySpan.Slice(first * inputs, rows * inputs), _kernel!.Value.ReadOnlySpan, rows, Units, inputs, output, accumulate: false);
-        if (_bias is not null)
+        // Output columns [first, first + count) for every example: each element is the same chain as in
+        // a whole-matrix product, and the kernel is read once per step instead of once per row chunk.
+        int inputs = InputShape[1], rows = _callCount;
+        int first = chunk * PanelWidth, count = Math.Min(PanelWidth, Units - first);
+        Span<float> output = _output!.Span.Slice(0, rows * Units); // [rows, out]
+        Gemm.MultiplyColumns(_input!.ReadOnlySpan.Slice(0, rows * inputs), _kernel!.Value.ReadOnlySpan, rows, Units, inputs, output, first, count);
+        for (int row = 0; row < rows; row++)
         {
-            Activations.AddBias(_bias.Value.ReadOnlySpan, rows, Activation == Activation.Relu, output);
-        }
-        else if (Activation == Activation.Relu)
-        {
-            Activations.Relu(output, output);
+            Span<float> values = output.Slice(row * Units + first, count);
+            if (_bias is not null)
+            {
+                Activations.AddBias(_bias.Value.ReadOnlySpan.Slice(first, count), 1, Activation == Activation.Relu, values);
+            }
+            else if (Activation == Activation.Relu)
+            {
+                Activations.Relu(values, values);
+            }
         }
     }
 
