@@ -3,16 +3,16 @@ using Engine.Layers;
 
 namespace Engine.Benchmarks;
 
-/// <summary>Forward and backward of each reference conv layer at batch 100, and one full training step.</summary>
+/// <summary>
+/// Forward and backward of each reference conv layer alone at batch 100 (the model runs each with the
+/// pool after it; TrainingBenchmarks times the whole step).
+/// </summary>
 [MemoryDiagnoser]
 public class LayerBenchmarks
 {
     private Conv2D _conv = null!;
     private Tensor _input = null!;
     private Tensor _dOutput = null!;
-    private Sequential _model = null!;
-    private Tensor _images = null!;
-    private Tensor _labels = null!;
 
     /// <summary>The reference conv layer: 1 (28x28x1→32), 2 (14x14x32→64), 3 (7x7x64→128).</summary>
     [Params(1, 2, 3)]
@@ -32,16 +32,6 @@ public class LayerBenchmarks
         _conv.Build(new Shape(100, size, size, channels), new LayerContext(random, random, new Workers(Threads)));
         _input = Filled(new Tensor(100, size, size, channels), random);
         _dOutput = Filled(new Tensor(_conv.OutputShape), random);
-
-        _model = ReferenceModels.MnistCnn();
-        _model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 100, Seed: 1, Threads: Threads));
-        _model.Compile(new Engine.Optimizers.Adam());
-        _images = Filled(new Tensor(100, 28, 28, 1), random);
-        _labels = new Tensor(100, 10);
-        for (int n = 0; n < 100; n++)
-        {
-            _labels[n, n % 10] = 1f;
-        }
     }
 
     /// <summary>Conv forward (bias and ReLU fused).</summary>
@@ -55,11 +45,6 @@ public class LayerBenchmarks
         _conv.Forward(_input, training: true);
         return _conv.Backward(_dOutput);
     }
-
-    /// <summary>One Adam training step of the whole reference model at batch 100 (independent of Layer).</summary>
-    [Benchmark]
-    [ModelFlops(ModelPass.Training, images: 100)]
-    public float TrainStep() => _model.TrainStep(_images, _labels);
 
     private static Tensor Filled(Tensor tensor, RandomSource random)
     {
