@@ -200,6 +200,11 @@ public class SequentialTests
         var conv = model.Layers[2];
         var error = Assert.Throws<InvalidOperationException>(() => conv.Backward(new Tensor(conv.OutputShape)));
         Assert.That(error!.Message, Does.Contain("ran through the pool"));
+        // An inference pass records no pool winners: the pool's Backward says so.
+        model.Forward(images, training: false);
+        var pool = model.Layers[1];
+        error = Assert.Throws<InvalidOperationException>(() => pool.Backward(new Tensor(pool.OutputShape)));
+        Assert.That(error!.Message, Does.Contain("records no pool winners"));
         // A forward of the layer itself makes its Backward usable again.
         Tensor input = model.Layers[1].Forward(model.Layers[0].Forward(images, training: true), training: true);
         conv.Forward(input, training: true);

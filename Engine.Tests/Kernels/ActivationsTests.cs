@@ -83,6 +83,12 @@ public class MaxPoolKernelTests
             Engine.Kernels.MaxPool.ForwardReference(input, geometry, 2, scalar, scalarIndex);
             Assert.That(simd, Is.EqualTo(scalar), $"values, C={channels}");
             Assert.That(simdIndex, Is.EqualTo(scalarIndex), $"argmax, C={channels}");
+            // Inference: the values without the winners, from both.
+            float[] valuesOnly = new float[outputLength], scalarValuesOnly = new float[outputLength];
+            Engine.Kernels.MaxPool.ForwardVector512(input, geometry, 2, valuesOnly, default);
+            Engine.Kernels.MaxPool.ForwardReference(input, geometry, 2, scalarValuesOnly, default);
+            Assert.That(valuesOnly.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(scalar.Select(BitConverter.SingleToInt32Bits)), $"values only, C={channels}");
+            Assert.That(scalarValuesOnly.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(scalar.Select(BitConverter.SingleToInt32Bits)), $"reference values only, C={channels}");
         }
     }
 

@@ -10,7 +10,7 @@ namespace Engine.Kernels;
 public static class MaxPool
 {
     /// <summary>
-    /// output[N, OH, OW, C] = the max of each window of input[N, H, W, C]; argmax[N, OH, OW, C]
+    /// output[N, OH, OW, C] = the max of each window of input[N, H, W, C]; argmax[N, OH, OW, C] (unless empty: inference)
     /// receives the index of the FIRST maximal input of the window in row-major order (TensorFlow's
     /// CPU rule), relative to the start of the example.
     /// </summary>
@@ -38,7 +38,11 @@ public static class MaxPool
         CheckChannels(channels);
         CheckLength(input.Length, (long)count * geometry.InputLength, nameof(input), "N·H·W·C");
         CheckLength(output.Length, (long)count * outputLength, nameof(output), "N·OH·OW·C");
-        CheckLength(argmax.Length, (long)count * outputLength, nameof(argmax), "N·OH·OW·C");
+        bool record = !argmax.IsEmpty; // an empty argmax: the values only (inference)
+        if (record)
+        {
+            CheckLength(argmax.Length, (long)count * outputLength, nameof(argmax), "N·OH·OW·C");
+        }
         int* cells = stackalloc int[geometry.KernelHeight * geometry.KernelWidth];
         Vector512<int> lanes = Vector512<int>.Indices;
         fixed (float* inputPointer = input, outputPointer = output)
@@ -60,6 +64,21 @@ public static class MaxPool
                             // A whole 2x2 window (the common case), unrolled: the same scan.
                             int cell0 = ((oh * geometry.StrideHeight - geometry.PadTop) * geometry.InputWidth + ow * geometry.StrideWidth - geometry.PadLeft) * channels;
                             int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
+                            if (!record)
+                            {
+                                for (int c = 0; c < channels; c += Vector512<float>.Count)
+                                {
+                                    Vector512<float> max = Vector512.Load(image + cell0 + c);
+                                    Vector512<float> next = Vector512.Load(image + cell1 + c);
+                                    max = Vector512.ConditionalSelect(Vector512.GreaterThan(next, max), next, max);
+                                    next = Vector512.Load(image + cell2 + c);
+                                    max = Vector512.ConditionalSelect(Vector512.GreaterThan(next, max), next, max);
+                                    next = Vector512.Load(image + cell3 + c);
+                                    max = Vector512.ConditionalSelect(Vector512.GreaterThan(next, max), next, max);
+                                    max.Store(pooled + outBase + c);
+                                }
+                                continue;
+                            }
                             for (int c = 0; c < channels; c += Vector512<float>.Count)
                             {
                                 Vector512<float> best = Vector512.Load(image + cell0 + c);
@@ -95,7 +114,10 @@ public static class MaxPool
                                 bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell), bestIndex);
                             }
                             best.Store(pooled + outBase + c);
-                            bestIndex.Store(winners + outBase + c);
+                            if (record)
+                            {
+                                bestIndex.Store(winners + outBase + c);
+                            }
                         }
                     }
                 }
@@ -161,7 +183,7 @@ public static class MaxPool
         {
             ReadOnlySpan<float> image = input.Slice(n * geometry.InputLength, geometry.InputLength); // [H, W, C]
             Span<float> pooled = output.Slice(n * outputLength, outputLength);                      // [OH, OW, C]
-            Span<int> winners = argmax.Slice(n * outputLength, outputLength);                        // [OH, OW, C]
+            Span<int> winners = argmax.IsEmpty ? default : argmax.Slice(n * outputLength, outputLength); // [OH, OW, C]
             for (int oh = 0; oh < geometry.OutputHeight; oh++)
             {
                 int hStart = oh * geometry.StrideHeight - geometry.PadTop;
@@ -177,7 +199,10 @@ public static class MaxPool
                     for (int c = 0; c < channels; c++)
                     {
                         pooled[outBase + c] = image[firstIndex + c];
-                        winners[outBase + c] = firstIndex + c;
+                        if (!winners.IsEmpty)
+                        {
+                            winners[outBase + c] = firstIndex + c;
+                        }
                     }
                     for (int h = hFirst; h < hEnd; h++)
                     {
@@ -190,7 +215,10 @@ public static class MaxPool
                                 if (value > pooled[outBase + c])
                                 {
                                     pooled[outBase + c] = value;
-                                    winners[outBase + c] = cellBase + c;
+                                    if (!winners.IsEmpty)
+                                    {
+                                        winners[outBase + c] = cellBase + c;
+                                    }
                                 }
                             }
                         }

@@ -56,6 +56,7 @@ public sealed class Conv2D : Layer
     private MaxPool2D? _callPool;  // the pool run chunk by chunk with this layer (ForwardThroughPool, BackwardThroughPool)
     private Tensor? _pooledScratch; // [chunks, PooledExamples, OH, OW, F]: the conv output, then dOutput, of a few examples on their way through the pool
     private bool _outputInScratch;  // the last forward went through the pool: _output was not written
+    private bool _callTraining;     // the running ForwardThroughPool is a training pass (the pool records its winners)
     private Tensor? _callInput;   // the input of the last Forward, read again by Backward
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
@@ -228,7 +229,7 @@ public sealed class Conv2D : Layer
             int count = Math.Min(step, first + examples - start);
             Span<float> output = scratch.Slice(0, count * length);
             ForwardExamples(chunk, start, count, output);
-            _callPool!.ForwardExamples(output, start, count);
+            _callPool!.ForwardExamples(output, start, count, _callTraining);
         }
     }
 
@@ -326,6 +327,8 @@ public sealed class Conv2D : Layer
         _callCount = count;
         _callChunks = ChunkCount(count);
         pool.PrepareForwardChunks(_output!, count);
+        pool.WinnersRecorded = training;
+        _callTraining = training;
         _callPool = pool;
         _workers!.For(_callChunks, _forwardPooledChunk);
         _callPool = null;
@@ -344,6 +347,7 @@ public sealed class Conv2D : Layer
     {
         ArgumentNullException.ThrowIfNull(dPooled);
         pool.CheckBackward(dPooled.Shape);
+        pool.RequireWinners();
         if (LastBatch != pool.ForwardBatch)
         {
             throw new InvalidOperationException(

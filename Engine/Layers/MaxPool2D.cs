@@ -72,6 +72,7 @@ public sealed class MaxPool2D : Layer
     /// <inheritdoc />
     protected override Tensor OnForward(Tensor input, bool training)
     {
+        WinnersRecorded = true;
         int count = input.Shape[0];
         _callTensor = input;
         _callCount = count;
@@ -89,19 +90,39 @@ public sealed class MaxPool2D : Layer
 
     /// <summary>Pools examples [first, first + examples) of the running forward's input.</summary>
     private void ForwardExamples(int first, int examples) =>
-        ForwardExamples(_callTensor!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), first, examples);
+        ForwardExamples(_callTensor!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength), first, examples, recordWinners: true);
 
-    /// <summary>Pools <paramref name="input"/> [examples, H, W, C], which are examples [first, first + examples) of the running forward.</summary>
-    internal void ForwardExamples(ReadOnlySpan<float> input, int first, int examples)
+    /// <summary>
+    /// Pools <paramref name="input"/> [examples, H, W, C], which are examples [first, first + examples) of the
+    /// running forward, recording each window's winner for a backward when <paramref name="recordWinners"/>.
+    /// </summary>
+    internal void ForwardExamples(ReadOnlySpan<float> input, int first, int examples, bool recordWinners)
     {
         int outputLength = _geometry.OutputPixels * _geometry.Channels;
-        MaxPool.Forward(input, _geometry, examples,
-            _output!.Span.Slice(first * outputLength, examples * outputLength), _argmax.AsSpan(first * outputLength, examples * outputLength));
+        MaxPool.Forward(input, _geometry, examples, _output!.Span.Slice(first * outputLength, examples * outputLength),
+            recordWinners ? _argmax.AsSpan(first * outputLength, examples * outputLength) : default);
+    }
+
+    /// <summary>
+    /// Whether the last forward recorded the windows' winners: always in this layer's own Forward; in a
+    /// conv's forward through this pool only when training (an inference pass needs only the values).
+    /// </summary>
+    internal bool WinnersRecorded { get; set; }
+
+    /// <summary>Throws unless the last forward recorded the winners a backward routes the gradient to.</summary>
+    internal void RequireWinners()
+    {
+        if (!WinnersRecorded)
+        {
+            throw new InvalidOperationException(
+                $"{Describe()}: the last forward was an inference pass of the model, which records no pool winners; expected a forward with training: true before a backward.");
+        }
     }
 
     /// <inheritdoc />
     protected override Tensor OnBackward(Tensor dOutput)
     {
+        RequireWinners();
         int count = LastBatch;
         _callTensor = dOutput;
         _callCount = count;
