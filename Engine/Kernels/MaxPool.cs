@@ -58,11 +58,9 @@ public static class MaxPool
                     for (int ow = 0; ow < geometry.OutputWidth; ow++)
                     {
                         int outBase = (oh * geometry.OutputWidth + ow) * channels;
-                        int cellCount = WholeWindow2x2(geometry, oh, ow) ? 4 : WindowCells(geometry, oh, ow, cells);
-                        if (cellCount == 4 && geometry.KernelHeight == 2 && geometry.KernelWidth == 2)
+                        if (WholeWindow2x2(geometry, oh, ow, out int cell0))
                         {
                             // A whole 2x2 window (the common case), unrolled: the same scan.
-                            int cell0 = ((oh * geometry.StrideHeight - geometry.PadTop) * geometry.InputWidth + ow * geometry.StrideWidth - geometry.PadLeft) * channels;
                             int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
                             if (!record)
                             {
@@ -100,6 +98,7 @@ public static class MaxPool
                             }
                             continue;
                         }
+                        int cellCount = WindowCells(geometry, oh, ow, cells);
                         for (int c = 0; c < channels; c += Vector512<float>.Count)
                         {
                             int firstIndex = cells[0] + c;
@@ -125,11 +124,15 @@ public static class MaxPool
         }
     }
 
-    /// <summary>Whether window (oh, ow) is a 2x2 window lying wholly inside the input.</summary>
+    /// <summary>
+    /// Whether window (oh, ow) is a 2x2 window lying wholly inside the input; if so <paramref name="cell0"/>
+    /// is its first cell's offset (h·W + w)·C (the others: + C, + W·C, + W·C + C).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool WholeWindow2x2(in ConvGeometry geometry, int oh, int ow)
+    private static bool WholeWindow2x2(in ConvGeometry geometry, int oh, int ow, out int cell0)
     {
         int h = oh * geometry.StrideHeight - geometry.PadTop, w = ow * geometry.StrideWidth - geometry.PadLeft;
+        cell0 = (h * geometry.InputWidth + w) * geometry.Channels;
         return geometry.KernelHeight == 2 && geometry.KernelWidth == 2
             && h >= 0 && h + 2 <= geometry.InputHeight && w >= 0 && w + 2 <= geometry.InputWidth;
     }
@@ -294,11 +297,9 @@ public static class MaxPool
                     for (int ow = 0; ow < geometry.OutputWidth; ow++)
                     {
                         int outBase = (oh * geometry.OutputWidth + ow) * channels;
-                        int cellCount = WholeWindow2x2(geometry, oh, ow) ? 4 : WindowCells(geometry, oh, ow, cells);
-                        if (cellCount == 4 && geometry.KernelHeight == 2 && geometry.KernelWidth == 2)
+                        if (WholeWindow2x2(geometry, oh, ow, out int cell0))
                         {
                             // A whole 2x2 window (the common case), unrolled.
-                            int cell0 = ((oh * geometry.StrideHeight - geometry.PadTop) * geometry.InputWidth + ow * geometry.StrideWidth - geometry.PadLeft) * channels;
                             int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
                             for (int c = 0; c < channels; c += Vector512<float>.Count)
                             {
@@ -312,6 +313,7 @@ public static class MaxPool
                             }
                             continue;
                         }
+                        int cellCount = WindowCells(geometry, oh, ow, cells);
                         for (int c = 0; c < channels; c += Vector512<float>.Count)
                         {
                             Vector512<float> g = Load(gradient + outBase + c, pooled + outBase + c, masked);

@@ -326,7 +326,7 @@ public sealed class Conv2D : Layer
         _callInput = input;
         _callCount = count;
         _callChunks = ChunkCount(count);
-        pool.PrepareForwardChunks(_output!, count);
+        pool.PrepareForwardChunks(count);
         pool.WinnersRecorded = training;
         _callTraining = training;
         _callPool = pool;
@@ -354,16 +354,16 @@ public sealed class Conv2D : Layer
                 $"{Describe()}: its last forward ({LastBatch} examples) was not the one the pool's gradient belongs to ({pool.ForwardBatch} examples); expected ForwardThroughPool before BackwardThroughPool.");
         }
         pool.PrepareBackwardChunks(dPooled);
-        BeginBackward(pool.InputGradientBuffer, LastBatch);
+        BeginBackward(dOutput: null, LastBatch); // each chunk's dOutput comes from the pool into the scratch
         _callPool = pool;
         _workers!.For(_callChunks, _backwardPooledChunk);
         _callPool = null;
-        pool.FinishBackwardChunks();
+        pool.EndBackwardChunks();
         return FinishBackward();
     }
 
-    /// <summary>Sets up a backward of <paramref name="count"/> examples of <paramref name="dOutput"/> (its first rows).</summary>
-    private void BeginBackward(Tensor dOutput, int count)
+    /// <summary>Sets up a backward of <paramref name="count"/> examples of <paramref name="dOutput"/> (its first rows; null when the chunks get theirs from the pool).</summary>
+    private void BeginBackward(Tensor? dOutput, int count)
     {
         if (_indirectInputGradient)
         {

@@ -156,13 +156,12 @@ public sealed class MaxPool2D : Layer
     }
 
     /// <summary>
-    /// Sets up a forward of <paramref name="count"/> examples of <paramref name="input"/> (the whole
-    /// buffer of the producing layer) whose chunks run inside that layer's parallel region
-    /// (<see cref="Conv2D.ForwardThroughPool"/>): chunk i covers the same examples in both layers.
+    /// Sets up a forward of <paramref name="count"/> examples whose chunks run inside the producing
+    /// layer's parallel region (<see cref="Conv2D.ForwardThroughPool"/>), which hands each few examples
+    /// to <see cref="ForwardExamples(ReadOnlySpan{float}, int, int, bool)"/>.
     /// </summary>
-    internal void PrepareForwardChunks(Tensor input, int count)
+    internal void PrepareForwardChunks(int count)
     {
-        _callTensor = input;
         _callCount = count;
         _callChunks = Conv2D.ChunkCount(count);
     }
@@ -170,7 +169,6 @@ public sealed class MaxPool2D : Layer
     /// <summary>Ends a chunked forward: the pooled output of the prepared examples.</summary>
     internal Tensor FinishForwardChunks()
     {
-        _callTensor = null;
         return _callCount == MaxBatch ? _output! : _output!.SliceBatch(0, _callCount);
     }
 
@@ -182,13 +180,6 @@ public sealed class MaxPool2D : Layer
         _callChunks = Conv2D.ChunkCount(LastBatch);
     }
 
-    /// <summary>The whole input-gradient buffer [built batch, H, W, C]: examples are complete after <see cref="BackwardExamples"/> on them.</summary>
-    internal Tensor InputGradientBuffer => _dInput!;
-
-    /// <summary>Ends a chunked backward: the input gradient of the prepared examples.</summary>
-    internal Tensor FinishBackwardChunks()
-    {
-        _callTensor = null;
-        return _callCount == MaxBatch ? _dInput! : _dInput!.SliceBatch(0, _callCount);
-    }
+    /// <summary>Ends a chunked backward (its gradients went to the producing layer's buffers, not this layer's input gradient).</summary>
+    internal void EndBackwardChunks() => _callTensor = null;
 }
