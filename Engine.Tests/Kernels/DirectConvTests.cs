@@ -182,7 +182,8 @@ public class DirectConvTests
     {
         var one = Geometry(28, 28, 3, 3, 1, 1, Padding.Same);
         var three = ConvGeometry.TryCreate(28, 28, 3, new Size2(3, 3), new Size2(1, 1), Padding.Same)!.Value;
-        bool simd = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        bool simd = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            || (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported);
         Assert.That(DirectConv.IsSupported(one, 32), Is.EqualTo(simd));
         Assert.That(DirectConv.IsSupported(one, 64), Is.EqualTo(simd));
         Assert.That(DirectConv.IsSupported(one, 16), Is.False);
