@@ -26,6 +26,22 @@ public class IndirectConvTests
         yield return Case(10, 11, 3, 2, 2, 3, 3, Padding.Same);
     }
 
+    /// <summary>The tile widths this machine runs: AVX-512 (true) and AVX2 (false); an AVX-512 machine runs both.</summary>
+    private static IEnumerable<bool> Widths()
+    {
+        Assume.That(IndirectConv.Supports512 || IndirectConv.Supports256, "neither AVX-512 nor AVX2 with FMA: only the scalar references run");
+        if (IndirectConv.Supports512)
+        {
+            yield return true;
+        }
+        if (IndirectConv.Supports256)
+        {
+            yield return false;
+        }
+    }
+
+    private static string Width(bool use512) => use512 ? "AVX-512" : "AVX2";
+
     private static TestCaseData Case(int height, int width, int channels, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding) =>
         new TestCaseData(height, width, channels, kernelHeight, kernelWidth, strideHeight, strideWidth, padding);
 
@@ -61,20 +77,26 @@ public class IndirectConvTests
                     ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
                     string what = $"F={filters} N={count} bias={withBias} relu={relu}";
 
-                    float[] simd = new float[rows * filters];
-                    IndirectConv.Forward(padded, kernel, usedBias, geometry, filters, 0, rows, relu, simd);
-                    AssertBitEqual(simd, expected, "SIMD vs im2col + GEMM, " + what);
+                    foreach (bool use512 in Widths())
+                    {
+                        float[] simd = new float[rows * filters];
+                        IndirectConv.Forward(padded, kernel, usedBias, geometry, filters, 0, rows, relu, simd, use512);
+                        AssertBitEqual(simd, expected, $"SIMD ({Width(use512)}) vs im2col + GEMM, " + what);
+                    }
                     float[] scalar = new float[rows * filters];
                     IndirectConv.ForwardReference(padded, kernel, usedBias, geometry, filters, 0, rows, relu, scalar);
                     AssertBitEqual(scalar, expected, "reference vs im2col + GEMM, " + what);
 
                     // A row range that starts inside an example and ends inside a tile.
                     int first = Math.Min(rows - 1, geometry.OutputPixels / 2 + 1), part = Math.Min(rows - first, 7);
-                    float[] range = new float[part * filters + 3];
-                    range[^1] = 42f;
-                    IndirectConv.Forward(padded, kernel, usedBias, geometry, filters, first, part, relu, range);
-                    AssertBitEqual(range[..(part * filters)], expected[(first * filters)..((first + part) * filters)], "row range, " + what);
-                    Assert.That(range[^1], Is.EqualTo(42f), "nothing is written past the rows");
+                    foreach (bool use512 in Widths())
+                    {
+                        float[] range = new float[part * filters + 3];
+                        range[^1] = 42f;
+                        IndirectConv.Forward(padded, kernel, usedBias, geometry, filters, first, part, relu, range, use512);
+                        AssertBitEqual(range[..(part * filters)], expected[(first * filters)..((first + part) * filters)], $"row range ({Width(use512)}), " + what);
+                        Assert.That(range[^1], Is.EqualTo(42f), "nothing is written past the rows");
+                    }
                 }
             }
         }
@@ -118,11 +140,15 @@ public class IndirectConvTests
             IndirectConv.FlipKernel(kernel, kernelHeight, kernelWidth, gradientChannels, filters, flipped);
             float[] padded = new float[count * IndirectConv.PaddedLength(gradient)];
             IndirectConv.Pad(dPre, gradient, count, padded);
-            float[] actual = Enumerable.Repeat(float.NaN, count * geometry.InputLength).ToArray();
-            IndirectConv.Forward(padded, flipped, default, gradient, gradientChannels, 0, count * height * width, relu: false, actual);
-            float[] scalar = new float[actual.Length];
+            float[] scalar = new float[count * geometry.InputLength];
             IndirectConv.ForwardReference(padded, flipped, default, gradient, gradientChannels, 0, count * height * width, relu: false, scalar);
-            AssertBitEqual(actual, scalar, $"SIMD vs its scalar twin, C={gradientChannels}");
+            float[] actual = Enumerable.Repeat(float.NaN, count * geometry.InputLength).ToArray();
+            foreach (bool use512 in Widths())
+            {
+                actual.AsSpan().Fill(float.NaN);
+                IndirectConv.Forward(padded, flipped, default, gradient, gradientChannels, 0, count * height * width, false, actual, use512);
+                AssertBitEqual(actual, scalar, $"SIMD ({Width(use512)}) vs its scalar twin, C={gradientChannels}");
+            }
             for (int index = 0; index < expected.Length; index++)
             {
                 // Different summation orders: equal within float rounding of up to KH·KW·F terms of size ~1.
@@ -153,19 +179,22 @@ public class IndirectConvTests
                 float[] expected = new float[geometry.PatchLength * filters];
                 Gemm.MultiplyTransposeA(columns, dPre, rows, filters, geometry.PatchLength, expected, accumulate: false);
 
-                float[] actual = Enumerable.Repeat(float.NaN, expected.Length + 1).ToArray();
-                IndirectConv.WeightGradient(padded, dPre, geometry, filters, rows, actual);
-                AssertBitEqual(actual[..expected.Length], expected, $"SIMD vs im2col + GEMM, F={filters} N={count}");
-                Assert.That(actual[^1], Is.NaN, "nothing is written past dKernel");
-                if (count == 5)
+                foreach (bool use512 in Widths())
                 {
-                    // Two examples, then three more continuing the same chains: the bits of one pass.
-                    int paddedLength = IndirectConv.PaddedLength(geometry), split = 2 * geometry.OutputPixels;
-                    float[] twoCalls = new float[expected.Length];
-                    IndirectConv.WeightGradient(padded, dPre, geometry, filters, split, twoCalls);
-                    IndirectConv.WeightGradient(padded.AsSpan(2 * paddedLength), dPre.AsSpan(split * filters), geometry, filters, rows - split,
-                        twoCalls, accumulate: true);
-                    AssertBitEqual(twoCalls, expected, $"two calls, F={filters}");
+                    float[] actual = Enumerable.Repeat(float.NaN, expected.Length + 1).ToArray();
+                    IndirectConv.WeightGradient(padded, dPre, geometry, filters, rows, actual, accumulate: false, use512);
+                    AssertBitEqual(actual[..expected.Length], expected, $"SIMD ({Width(use512)}) vs im2col + GEMM, F={filters} N={count}");
+                    Assert.That(actual[^1], Is.NaN, "nothing is written past dKernel");
+                    if (count == 5)
+                    {
+                        // Two examples, then three more continuing the same chains: the bits of one pass.
+                        int paddedLength = IndirectConv.PaddedLength(geometry), split = 2 * geometry.OutputPixels;
+                        float[] twoCalls = new float[expected.Length];
+                        IndirectConv.WeightGradient(padded, dPre, geometry, filters, split, twoCalls, accumulate: false, use512);
+                        IndirectConv.WeightGradient(padded.AsSpan(2 * paddedLength), dPre.AsSpan(split * filters), geometry, filters, rows - split,
+                            twoCalls, accumulate: true, use512);
+                        AssertBitEqual(twoCalls, expected, $"two calls ({Width(use512)}), F={filters}");
+                    }
                 }
                 if (count < 40)
                 {

@@ -162,7 +162,8 @@ internal static unsafe class GemmKernels
         int depthBlocks = Math.Max(1, (depth + depthBlock - 1) / depthBlock);
         int outerCount = depthOuter ? depthBlocks : rowBlocks;
         int innerCount = depthOuter ? rowBlocks : depthBlocks;
-        int tilesPerOuter = innerCount * ((Math.Min(rowBlock, rows) + 5) / 6) * ((columns + 4 * TOps.Count - 1) / (4 * TOps.Count));
+        int tileWidth = (TOps.Count == 8 ? 2 : 4) * TOps.Count;
+        int tilesPerOuter = innerCount * ((Math.Min(rowBlock, rows) + 5) / 6) * ((columns + tileWidth - 1) / tileWidth);
         for (int outer = 0; outer < outerCount; outer++)
         {
             // While this outer block computes, stream the next one's share of the large operands
@@ -257,6 +258,19 @@ internal static unsafe class GemmKernels
     {
         int width = TOps.Count;
         int column = 0;
+        if (width == 8)
+        {
+            // AVX2 has 16 registers: tiles of 12 accumulators.
+            for (; column + 2 * width <= columns; column += 2 * width)
+            {
+                for (int row = 0; row < rows; row += 6)
+                {
+                    prefetch.Next();
+                    Tile6x2<TOps, TVector>(a + row * aRowStride, aRowStride, aDepthStride, b + column, bStride,
+                        c + row * cStride + column, cStride, Math.Min(6, rows - row), depth, mode);
+                }
+            }
+        }
         for (; column + 4 * width <= columns; column += 4 * width)
         {
             for (int row = 0; row < rows; row += 6)
@@ -382,6 +396,94 @@ internal static unsafe class GemmKernels
         if (rows > 5)
         {
             TOps.Store(cRow5, acc5_0); TOps.Store(cRow5 + width, acc5_1); TOps.Store(cRow5 + 2 * width, acc5_2); TOps.Store(cRow5 + 3 * width, acc5_3);
+        }
+    }
+
+    /// <summary>
+    /// A tile of 6 rows x 2 vectors of c: 12 accumulators (the AVX2 tile: 16 registers) held in registers over the whole
+    /// reduction. Rows at or past <paramref name="rows"/> repeat the last valid row and are not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x2<TOps, TVector>(float* a, nint aRowStride, nint aDepthStride, float* b, nint bStride,
+        float* c, nint cStride, int rows, int depth, TileMode mode)
+        where TOps : struct, IGemmVector<TVector>
+        where TVector : struct
+    {
+        Debug.Assert(rows >= 1 && rows <= 6 && depth >= 0);
+        nint width = TOps.Count;
+        float* aRow0 = a, cRow0 = c;
+        nint row1 = Math.Min(1, rows - 1);
+        float* aRow1 = a + row1 * aRowStride, cRow1 = c + row1 * cStride;
+        nint row2 = Math.Min(2, rows - 1);
+        float* aRow2 = a + row2 * aRowStride, cRow2 = c + row2 * cStride;
+        nint row3 = Math.Min(3, rows - 1);
+        float* aRow3 = a + row3 * aRowStride, cRow3 = c + row3 * cStride;
+        nint row4 = Math.Min(4, rows - 1);
+        float* aRow4 = a + row4 * aRowStride, cRow4 = c + row4 * cStride;
+        nint row5 = Math.Min(5, rows - 1);
+        float* aRow5 = a + row5 * aRowStride, cRow5 = c + row5 * cStride;
+        TVector acc0_0, acc0_1, acc1_0, acc1_1, acc2_0, acc2_1, acc3_0, acc3_1, acc4_0, acc4_1, acc5_0, acc5_1;
+        if (mode == TileMode.Accumulate)
+        {
+            acc0_0 = TOps.Load(cRow0); acc0_1 = TOps.Load(cRow0 + width);
+            acc1_0 = TOps.Load(cRow1); acc1_1 = TOps.Load(cRow1 + width);
+            acc2_0 = TOps.Load(cRow2); acc2_1 = TOps.Load(cRow2 + width);
+            acc3_0 = TOps.Load(cRow3); acc3_1 = TOps.Load(cRow3 + width);
+            acc4_0 = TOps.Load(cRow4); acc4_1 = TOps.Load(cRow4 + width);
+            acc5_0 = TOps.Load(cRow5); acc5_1 = TOps.Load(cRow5 + width);
+        }
+        else
+        {
+            acc0_0 = TOps.Zero; acc0_1 = TOps.Zero;
+            acc1_0 = TOps.Zero; acc1_1 = TOps.Zero;
+            acc2_0 = TOps.Zero; acc2_1 = TOps.Zero;
+            acc3_0 = TOps.Zero; acc3_1 = TOps.Zero;
+            acc4_0 = TOps.Zero; acc4_1 = TOps.Zero;
+            acc5_0 = TOps.Zero; acc5_1 = TOps.Zero;
+        }
+        nint offset = 0;
+        for (int p = 0; p < depth; p++)
+        {
+            TVector b0 = TOps.Load(b), b1 = TOps.Load(b + width);
+            TVector x;
+            x = TOps.Broadcast(aRow0 + offset); acc0_0 = TOps.MultiplyAdd(x, b0, acc0_0); acc0_1 = TOps.MultiplyAdd(x, b1, acc0_1);
+            x = TOps.Broadcast(aRow1 + offset); acc1_0 = TOps.MultiplyAdd(x, b0, acc1_0); acc1_1 = TOps.MultiplyAdd(x, b1, acc1_1);
+            x = TOps.Broadcast(aRow2 + offset); acc2_0 = TOps.MultiplyAdd(x, b0, acc2_0); acc2_1 = TOps.MultiplyAdd(x, b1, acc2_1);
+            x = TOps.Broadcast(aRow3 + offset); acc3_0 = TOps.MultiplyAdd(x, b0, acc3_0); acc3_1 = TOps.MultiplyAdd(x, b1, acc3_1);
+            x = TOps.Broadcast(aRow4 + offset); acc4_0 = TOps.MultiplyAdd(x, b0, acc4_0); acc4_1 = TOps.MultiplyAdd(x, b1, acc4_1);
+            x = TOps.Broadcast(aRow5 + offset); acc5_0 = TOps.MultiplyAdd(x, b0, acc5_0); acc5_1 = TOps.MultiplyAdd(x, b1, acc5_1);
+            b += bStride;
+            offset += aDepthStride;
+        }
+        if (mode == TileMode.AddAfter)
+        {
+            acc0_0 = TOps.Add(TOps.Load(cRow0), acc0_0); acc0_1 = TOps.Add(TOps.Load(cRow0 + width), acc0_1);
+            acc1_0 = TOps.Add(TOps.Load(cRow1), acc1_0); acc1_1 = TOps.Add(TOps.Load(cRow1 + width), acc1_1);
+            acc2_0 = TOps.Add(TOps.Load(cRow2), acc2_0); acc2_1 = TOps.Add(TOps.Load(cRow2 + width), acc2_1);
+            acc3_0 = TOps.Add(TOps.Load(cRow3), acc3_0); acc3_1 = TOps.Add(TOps.Load(cRow3 + width), acc3_1);
+            acc4_0 = TOps.Add(TOps.Load(cRow4), acc4_0); acc4_1 = TOps.Add(TOps.Load(cRow4 + width), acc4_1);
+            acc5_0 = TOps.Add(TOps.Load(cRow5), acc5_0); acc5_1 = TOps.Add(TOps.Load(cRow5 + width), acc5_1);
+        }
+        TOps.Store(cRow0, acc0_0); TOps.Store(cRow0 + width, acc0_1);
+        if (rows > 1)
+        {
+            TOps.Store(cRow1, acc1_0); TOps.Store(cRow1 + width, acc1_1);
+        }
+        if (rows > 2)
+        {
+            TOps.Store(cRow2, acc2_0); TOps.Store(cRow2 + width, acc2_1);
+        }
+        if (rows > 3)
+        {
+            TOps.Store(cRow3, acc3_0); TOps.Store(cRow3 + width, acc3_1);
+        }
+        if (rows > 4)
+        {
+            TOps.Store(cRow4, acc4_0); TOps.Store(cRow4 + width, acc4_1);
+        }
+        if (rows > 5)
+        {
+            TOps.Store(cRow5, acc5_0); TOps.Store(cRow5 + width, acc5_1);
         }
     }
 

@@ -19,7 +19,7 @@ namespace Engine.Kernels;
 /// Indirect convolution (forward): register tiles of 6 output pixels x 64 filters read the input
 /// windows in place from zero-padded images, with bias and ReLU fused into the store.
 /// </summary>
-public static unsafe class IndirectConv
+public static unsafe partial class IndirectConv
 {
     /// <summary>Filters per register tile: four Vector512.</summary>
     public const int FilterPanel = 64;
@@ -34,13 +34,17 @@ public static unsafe class IndirectConv
     private const int NarrowPixelTile = 12;
 
     /// <summary>
-    /// True when the SIMD kernel runs for this geometry: F a multiple of <see cref="HalfPanel"/> and
-    /// AVX-512 or AVX2 with FMA (without AVX-512 each Vector512 operation runs as two 256-bit ones; every
-    /// lane's chain, so every bit, is the same).
+    /// True when a SIMD kernel runs for this geometry: F a multiple of <see cref="HalfPanel"/> and
+    /// AVX-512 (16-float tiles) or AVX2 with FMA (8-float tiles, IndirectConv.Avx2.cs); every element is
+    /// the same chain either way, so every bit is the same.
     /// </summary>
-    public static bool IsSupported(int filters) =>
-        filters % HalfPanel == 0
-        && ((Vector512.IsHardwareAccelerated && Avx512F.IsSupported) || (Vector256.IsHardwareAccelerated && Fma.IsSupported));
+    public static bool IsSupported(int filters) => filters % HalfPanel == 0 && (Supports512 || Supports256);
+
+    /// <summary>AVX-512: the 6x64 and 12x32 tiles of 16-float vectors.</summary>
+    internal static bool Supports512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    /// <summary>AVX2 with FMA (16 registers of 8 floats): the 6x16 tiles.</summary>
+    internal static bool Supports256 => Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>PH = (OH - 1)·SH + KH: the rows of a padded image.</summary>
     public static int PaddedHeight(in ConvGeometry geometry) => (geometry.OutputHeight - 1) * geometry.StrideHeight + geometry.KernelHeight;
@@ -139,7 +143,12 @@ public static unsafe class IndirectConv
     /// <paramref name="bias"/> adds nothing (then <paramref name="relu"/> must be false).
     /// </summary>
     public static void Forward(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
-        in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output)
+        in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output) =>
+        Forward(padded, kernel, bias, geometry, filters, firstRow, rows, relu, output, use512: Supports512);
+
+    /// <summary><see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, in ConvGeometry, int, int, int, bool, Span{float})"/> with the AVX-512 tiles, or the AVX2 ones when <paramref name="use512"/> is false (tests run both).</summary>
+    internal static void Forward(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output, bool use512)
     {
         int examples = rows == 0 ? 0 : (firstRow + rows - 1) / geometry.OutputPixels + 1;
         CheckLength(padded.Length, (long)examples * PaddedLength(geometry), nameof(padded), "(examples reached)·PH·PW·C");
@@ -171,8 +180,16 @@ public static unsafe class IndirectConv
         }
         fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, outputPointer = output)
         {
-            Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
-                outputPointer, tapOffsets, taps);
+            if (use512)
+            {
+                Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
+                    outputPointer, tapOffsets, taps);
+            }
+            else
+            {
+                Forward256(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
+                    outputPointer, tapOffsets, taps);
+            }
         }
     }
 
@@ -334,7 +351,12 @@ public static unsafe class IndirectConv
     /// ascending order, started from zero, as <see cref="Gemm.MultiplyTransposeA"/> computes columnsᵀ · dPre.
     /// </summary>
     public static void WeightGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int rows,
-        Span<float> dKernel, bool accumulate = false)
+        Span<float> dKernel, bool accumulate = false) =>
+        WeightGradient(padded, dPre, geometry, filters, rows, dKernel, accumulate, use512: Supports512);
+
+    /// <summary><see cref="WeightGradient(ReadOnlySpan{float}, ReadOnlySpan{float}, in ConvGeometry, int, int, Span{float}, bool)"/> with the AVX-512 tiles, or the AVX2 ones when <paramref name="use512"/> is false (tests run both).</summary>
+    internal static void WeightGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int rows,
+        Span<float> dKernel, bool accumulate, bool use512)
     {
         int examples = rows == 0 ? 0 : (rows - 1) / geometry.OutputPixels + 1;
         CheckLength(padded.Length, (long)examples * PaddedLength(geometry), nameof(padded), "(examples reached)·PH·PW·C");
@@ -378,13 +400,27 @@ public static unsafe class IndirectConv
                     int oh = pixel / outputWidth, ow = pixel - oh * outputWidth;
                     windows[r] = paddedPointer + n * paddedLength + oh * rowStep + ow * columnStep;
                 }
-                // Panel outer: one panel of the block of dPre (48 rows x 64 filters) serves every tile.
-                for (int panel = 0; panel < filters; panel += FilterPanel)
+                // Panel outer: one panel of the block of dPre (48 rows x 64 or 16 filters) serves every tile.
+                if (use512)
                 {
-                    for (int k = 0; k < patch; k += PatchTile)
+                    for (int panel = 0; panel < filters; panel += FilterPanel)
                     {
-                        WeightTile6x4(windows, blockRows, patchOffsets + k, Math.Min(PatchTile, patch - k),
-                            dPrePointer + (nint)block * filters + panel, filters, dKernelPointer + (nint)k * filters + panel, filters);
+                        for (int k = 0; k < patch; k += PatchTile)
+                        {
+                            WeightTile6x4(windows, blockRows, patchOffsets + k, Math.Min(PatchTile, patch - k),
+                                dPrePointer + (nint)block * filters + panel, filters, dKernelPointer + (nint)k * filters + panel, filters);
+                        }
+                    }
+                }
+                else
+                {
+                    for (int panel = 0; panel < filters; panel += Panel256)
+                    {
+                        for (int k = 0; k < patch; k += PatchTile)
+                        {
+                            WeightTile6x16(windows, blockRows, patchOffsets + k, Math.Min(PatchTile, patch - k),
+                                dPrePointer + (nint)block * filters + panel, filters, dKernelPointer + (nint)k * filters + panel, filters);
+                        }
                     }
                 }
             }

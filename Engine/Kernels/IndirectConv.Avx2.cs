@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+
+namespace Engine.Kernels;
+
+// The AVX2 tiles of IndirectConv: 16 registers of 8 floats, so a tile holds 12 accumulators (6 rows x
+// 2 vectors), 2 vectors of the other operand and 1 broadcast. Every element is the same chain as in the
+// AVX-512 tiles and the scalar references (see IndirectConv.cs), so the bits do not depend on the width.
+
+public static unsafe partial class IndirectConv
+{
+    /// <summary>Filters per AVX2 register tile: two Vector256.</summary>
+    private const int Panel256 = 16;
+
+    /// <summary>Forward over panels of 16 filters and tiles of 6 output pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward256(float* padded, float* kernel, float* bias, in ConvGeometry geometry, int filters,
+        int firstRow, int rows, bool relu, float* output, nint* tapOffsets, int taps)
+    {
+        Debug.Assert(filters % Panel256 == 0);
+        int pixels = geometry.OutputPixels, outputWidth = geometry.OutputWidth, channels = geometry.Channels;
+        nint paddedLength = PaddedLength(geometry), paddedWidth = PaddedWidth(geometry);
+        nint rowStep = geometry.StrideHeight * paddedWidth * channels, columnStep = (nint)geometry.StrideWidth * channels;
+        nint tapStride = (nint)channels * filters;
+        float** windows = stackalloc float*[PixelTile];
+        for (int panel = 0; panel < filters; panel += Panel256)
+        {
+            for (int r = 0; r < rows; r += PixelTile)
+            {
+                int tileRows = Math.Min(PixelTile, rows - r);
+                for (int t = 0; t < PixelTile; t++)
+                {
+                    // Rows past the end repeat the last valid one (computed, not stored).
+                    int row = firstRow + r + Math.Min(t, tileRows - 1), n = row / pixels, pixel = row - n * pixels;
+                    int oh = pixel / outputWidth, ow = pixel - oh * outputWidth;
+                    windows[t] = padded + n * paddedLength + oh * rowStep + ow * columnStep;
+                }
+                Tile6x16(windows, tapOffsets, taps, channels, kernel + panel, filters, tapStride,
+                    bias is null ? null : bias + panel, relu, output + (nint)r * filters + panel, filters, tileRows);
+            }
+        }
+    }
+
+    /// <summary>6 output pixels x 16 filters: 12 accumulators over every tap and channel, then bias and ReLU at the store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x16(float** windows, nint* tapOffsets, int taps, int channels, float* kernel, nint kernelStride, nint tapStride,
+        float* bias, bool relu, float* output, nint outputStride, int rows)
+    {
+        Debug.Assert(rows >= 1 && rows <= PixelTile);
+        float* w0 = windows[0], w1 = windows[1], w2 = windows[2], w3 = windows[3], w4 = windows[4], w5 = windows[5];
+        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
+        Vector256<float> a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
+        for (int tap = 0; tap < taps; tap++)
+        {
+            nint offset = tapOffsets[tap];
+            float* x0 = w0 + offset, x1 = w1 + offset, x2 = w2 + offset, x3 = w3 + offset, x4 = w4 + offset, x5 = w5 + offset;
+            float* k = kernel + tap * tapStride;
+            for (int c = 0; c < channels; c++, k += kernelStride)
+            {
+                Vector256<float> k0 = Vector256.Load(k), k1 = Vector256.Load(k + 8);
+                Vector256<float> x = Vector256.Create(x0[c]);
+                a00 = Vector256.FusedMultiplyAdd(x, k0, a00); a01 = Vector256.FusedMultiplyAdd(x, k1, a01);
+                x = Vector256.Create(x1[c]);
+                a10 = Vector256.FusedMultiplyAdd(x, k0, a10); a11 = Vector256.FusedMultiplyAdd(x, k1, a11);
+                x = Vector256.Create(x2[c]);
+                a20 = Vector256.FusedMultiplyAdd(x, k0, a20); a21 = Vector256.FusedMultiplyAdd(x, k1, a21);
+                x = Vector256.Create(x3[c]);
+                a30 = Vector256.FusedMultiplyAdd(x, k0, a30); a31 = Vector256.FusedMultiplyAdd(x, k1, a31);
+                x = Vector256.Create(x4[c]);
+                a40 = Vector256.FusedMultiplyAdd(x, k0, a40); a41 = Vector256.FusedMultiplyAdd(x, k1, a41);
+                x = Vector256.Create(x5[c]);
+                a50 = Vector256.FusedMultiplyAdd(x, k0, a50); a51 = Vector256.FusedMultiplyAdd(x, k1, a51);
+            }
+        }
+        Store16(output, a00, a01, bias, relu);
+        if (rows > 1) { Store16(output + outputStride, a10, a11, bias, relu); }
+        if (rows > 2) { Store16(output + 2 * outputStride, a20, a21, bias, relu); }
+        if (rows > 3) { Store16(output + 3 * outputStride, a30, a31, bias, relu); }
+        if (rows > 4) { Store16(output + 4 * outputStride, a40, a41, bias, relu); }
+        if (rows > 5) { Store16(output + 5 * outputStride, a50, a51, bias, relu); }
+    }
+
+    /// <summary>
+    /// 6 rows of dKernel x 16 filters: the accumulators are loaded, carried over the block's rows
+    /// (6 window values broadcast, 2 vectors of dPre per row) and stored back.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightTile6x16(float** windows, int rows, int* offsets, int patchRows, float* dPre, nint dPreStride,
+        float* dKernel, nint dKernelStride)
+    {
+        // Rows past patchRows load row 0 (valid memory) and are never stored.
+        float* k0p = dKernel, k1p = patchRows > 1 ? dKernel + dKernelStride : dKernel, k2p = patchRows > 2 ? dKernel + 2 * dKernelStride : dKernel;
+        float* k3p = patchRows > 3 ? dKernel + 3 * dKernelStride : dKernel, k4p = patchRows > 4 ? dKernel + 4 * dKernelStride : dKernel;
+        float* k5p = patchRows > 5 ? dKernel + 5 * dKernelStride : dKernel;
+        Vector256<float> a00 = Vector256.Load(k0p), a01 = Vector256.Load(k0p + 8), a10 = Vector256.Load(k1p), a11 = Vector256.Load(k1p + 8);
+        Vector256<float> a20 = Vector256.Load(k2p), a21 = Vector256.Load(k2p + 8), a30 = Vector256.Load(k3p), a31 = Vector256.Load(k3p + 8);
+        Vector256<float> a40 = Vector256.Load(k4p), a41 = Vector256.Load(k4p + 8), a50 = Vector256.Load(k5p), a51 = Vector256.Load(k5p + 8);
+        nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
+        float* d = dPre;
+        for (int r = 0; r < rows; r++, d += dPreStride)
+        {
+            float* w = windows[r];
+            Vector256<float> d0 = Vector256.Load(d), d1 = Vector256.Load(d + 8);
+            Vector256<float> x = Vector256.Create(w[o0]);
+            a00 = Vector256.FusedMultiplyAdd(x, d0, a00); a01 = Vector256.FusedMultiplyAdd(x, d1, a01);
+            x = Vector256.Create(w[o1]);
+            a10 = Vector256.FusedMultiplyAdd(x, d0, a10); a11 = Vector256.FusedMultiplyAdd(x, d1, a11);
+            x = Vector256.Create(w[o2]);
+            a20 = Vector256.FusedMultiplyAdd(x, d0, a20); a21 = Vector256.FusedMultiplyAdd(x, d1, a21);
+            x = Vector256.Create(w[o3]);
+            a30 = Vector256.FusedMultiplyAdd(x, d0, a30); a31 = Vector256.FusedMultiplyAdd(x, d1, a31);
+            x = Vector256.Create(w[o4]);
+            a40 = Vector256.FusedMultiplyAdd(x, d0, a40); a41 = Vector256.FusedMultiplyAdd(x, d1, a41);
+            x = Vector256.Create(w[o5]);
+            a50 = Vector256.FusedMultiplyAdd(x, d0, a50); a51 = Vector256.FusedMultiplyAdd(x, d1, a51);
+        }
+        Store16(k0p, a00, a01, null, false);
+        if (patchRows > 1) { Store16(k1p, a10, a11, null, false); }
+        if (patchRows > 2) { Store16(k2p, a20, a21, null, false); }
+        if (patchRows > 3) { Store16(k3p, a30, a31, null, false); }
+        if (patchRows > 4) { Store16(k4p, a40, a41, null, false); }
+        if (patchRows > 5) { Store16(k5p, a50, a51, null, false); }
+    }
+
+    /// <summary>Stores 16 sums, plus the bias and through ReLU when given (as <see cref="Activations.AddBias"/> computes them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store16(float* destination, Vector256<float> s0, Vector256<float> s1, float* bias, bool relu)
+    {
+        if (bias is not null)
+        {
+            s0 += Vector256.Load(bias);
+            s1 += Vector256.Load(bias + 8);
+            if (relu)
+            {
+                s0 = Vector256.Max(s0, Vector256<float>.Zero);
+                s1 = Vector256.Max(s1, Vector256<float>.Zero);
+            }
+        }
+        s0.Store(destination);
+        s1.Store(destination + 8);
+    }
+}
