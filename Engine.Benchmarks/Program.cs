@@ -7,7 +7,8 @@ namespace Engine.Benchmarks;
 /// Runs the benchmarks picked on the command line, e.g.
 /// <c>dotnet run -c Release --project Engine.Benchmarks -- --filter '*Gemm*' --job short</c>,
 /// <c>-- gemm-cputime [runs]</c> for the GEMM shapes timed by thread CPU time, or
-/// <c>-- step-profile [steps] [threads]</c> for the training step timed per operation.
+/// <c>-- step-profile [steps] [threads]</c> for the training step timed per operation, or
+/// <c>-- fma-peak [threads]</c> for the machine's FP32 FMA peak.
 /// </summary>
 public static class Program
 {
@@ -17,6 +18,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "gemm-cputime")
         {
             GemmCpuTime.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 51);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "fma-peak")
+        {
+            FmaPeak.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2);
             return;
         }
         if (args.Length > 0 && args[0] == "step-profile")

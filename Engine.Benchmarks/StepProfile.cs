@@ -9,7 +9,8 @@ namespace Engine.Benchmarks;
 /// <summary>
 /// Times every operation of the reference model's training step as the model runs it (each layer's
 /// forward and backward, a conv and its pool as one stage, the loss, the optimizer) and inference at batch 100 with a stopwatch around each
-/// call, and prints the median per operation with its GFLOP/s. Wall clock: run it on a quiet machine.
+/// call, and prints the median per operation with its GFLOP/s and its share of the FMA peak measured
+/// just before (<see cref="FmaPeak"/>). Wall clock: run it on a quiet machine.
 /// <c>dotnet run -c Release --project Engine.Benchmarks -- step-profile [steps] [threads]</c>.
 /// </summary>
 public static class StepProfile
@@ -107,8 +108,10 @@ public static class StepProfile
             }
         }
 
+        s_peak = FmaPeak.Measure(threads);
         Console.WriteLine($"Reference model, batch {Batch}, {threads} thread(s), median of {steps} steps (ms); {Environment.ProcessorCount} processors");
-        Console.WriteLine($"{"operation",-36} {"ms",8} {"GFLOP/s",8} {"min ms",8}");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FP32 FMA peak measured now on {threads} thread(s), {FmaPeak.Width}: {s_peak:F1} GFLOP/s"));
+        Console.WriteLine($"{"operation",-36} {"ms",8} {"GFLOP/s",8} {"% peak",7} {"min ms",8}");
         double total = 0;
         for (int l = 0; l < count; l++)
         {
@@ -159,9 +162,17 @@ public static class StepProfile
 
     private static double ForwardFlops(ILayer layer) => ReferenceModelFlops.Forward(layer);
 
-    private static void Print(string name, double ms, double flops, double min = double.NaN) =>
+    /// <summary>The FMA peak measured before printing (GFLOP/s on the profile's threads).</summary>
+    private static double s_peak = double.NaN;
+
+    private static void Print(string name, double ms, double flops, double min = double.NaN)
+    {
+        double gflops = flops / ms / 1e6;
+        string rate = flops > 0 ? gflops.ToString("F1", CultureInfo.InvariantCulture) : "";
+        string share = flops > 0 && s_peak > 0 ? (100 * gflops / s_peak).ToString("F0", CultureInfo.InvariantCulture) + "%" : "";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name,-36} {ms,8:F3} {(flops > 0 ? (flops / ms / 1e6).ToString("F1", CultureInfo.InvariantCulture) : ""),8} {(double.IsNaN(min) ? "" : min.ToString("F3", CultureInfo.InvariantCulture)),8}"));
+            $"{name,-36} {ms,8:F3} {rate,8} {share,7} {(double.IsNaN(min) ? "" : min.ToString("F3", CultureInfo.InvariantCulture)),8}"));
+    }
 
     private static double Min(double[,] times, int layer)
     {
