@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using Engine.Kernels;
 using Engine.Optimizers;
 
 namespace Engine.Tests.Optimizers;
@@ -49,6 +51,35 @@ public class AdamTests
             Assert.That(m, Is.EqualTo(m2), $"m, length {length}");
             Assert.That(v, Is.EqualTo(v2), $"v, length {length}");
             Assert.That(value, Is.EqualTo(value2), $"value, length {length}");
+        }
+    }
+
+    /// <summary>Each vector width's update (hardware when the machine has it, else emulated) against the scalar reference, bit for bit.</summary>
+    [TestCase(512)]
+    [TestCase(256)]
+    public void EveryVectorWidthEqualsScalarReferenceBitForBitOnEveryTail(int bits)
+    {
+        var random = new RandomSource(5);
+        for (int length = 0; length <= 3 * 16 + 1; length++)
+        {
+            float[] gradient = Fill(random, length, 1f), m = Fill(random, length, 0.1f), v = Fill(random, length, 0.01f), value = Fill(random, length, 1f);
+            for (int i = 0; i < length; i++)
+            {
+                v[i] = Math.Abs(v[i]);
+            }
+            float[] m2 = (float[])m.Clone(), v2 = (float[])v.Clone(), value2 = (float[])value.Clone();
+            if (bits == 512)
+            {
+                Adam.Update<Float512, Vector512<float>>(gradient, 0.001f, 0.1f, 0.001f, 1e-7f, m, v, value);
+            }
+            else
+            {
+                Adam.Update<Float256, Vector256<float>>(gradient, 0.001f, 0.1f, 0.001f, 1e-7f, m, v, value);
+            }
+            Adam.UpdateReference(gradient, 0.001f, 0.1f, 0.001f, 1e-7f, m2, v2, value2);
+            Assert.That(m.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(m2.Select(BitConverter.SingleToInt32Bits)), $"m, length {length}");
+            Assert.That(v.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(v2.Select(BitConverter.SingleToInt32Bits)), $"v, length {length}");
+            Assert.That(value.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(value2.Select(BitConverter.SingleToInt32Bits)), $"value, length {length}");
         }
     }
 

@@ -14,20 +14,51 @@ public static class Activations
     {
         int features = bias.Length;
         Debug.Assert(values.Length >= rows * features);
-        if (!Vector512.IsHardwareAccelerated || features % Vector512<float>.Count != 0)
+        if (Float512.IsAccelerated && features % Float512.Count == 0)
+        {
+            AddBias<Float512, Vector512<float>>(bias, rows, relu, values);
+        }
+        else if (Float256.IsAccelerated && features % Float256.Count == 0)
+        {
+            AddBias<Float256, Vector256<float>>(bias, rows, relu, values);
+        }
+        else
         {
             AddBiasReference(bias, rows, relu, values);
-            return;
         }
-        for (int column = 0; column < features; column += Vector512<float>.Count)
+    }
+
+    /// <summary><see cref="AddBias"/> a vector of <c>TLanes.Count</c> features at a time (F a multiple of it).</summary>
+    internal static unsafe void AddBias<TLanes, TVector>(ReadOnlySpan<float> bias, int rows, bool relu, Span<float> values)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
+    {
+        int features = bias.Length;
+        CheckVectorShape(features, TLanes.Count, values.Length, rows, nameof(values));
+        fixed (float* biasPointer = bias, valuesPointer = values)
         {
-            Vector512<float> b = Vector512.Create(bias.Slice(column));
-            for (int row = 0; row < rows; row++)
+            for (int column = 0; column < features; column += TLanes.Count)
             {
-                Span<float> cell = values.Slice(row * features + column, Vector512<float>.Count);
-                Vector512<float> sum = Vector512.Create(cell) + b;
-                (relu ? Vector512.Max(sum, Vector512<float>.Zero) : sum).CopyTo(cell);
+                TVector b = TLanes.Load(biasPointer + column);
+                for (int row = 0; row < rows; row++)
+                {
+                    float* cell = valuesPointer + (nint)row * features + column;
+                    TVector sum = TLanes.Add(TLanes.Load(cell), b);
+                    TLanes.Store(cell, relu ? TLanes.Max(sum, TLanes.Zero) : sum);
+                }
             }
+        }
+    }
+
+    private static void CheckVectorShape(int features, int lanes, int length, int rows, string name)
+    {
+        if (features % lanes != 0)
+        {
+            throw new ArgumentException($"The {lanes}-lane bias kernels expect F to be a multiple of {lanes}; received F={features}.", nameof(features));
+        }
+        if (length < (long)rows * features)
+        {
+            throw new ArgumentException($"The bias kernels expect {name} to hold at least R·F = {(long)rows * features} values; received {length}.", name);
         }
     }
 
@@ -52,19 +83,38 @@ public static class Activations
     public static void BiasGradient(ReadOnlySpan<float> dOutput, int rows, Span<float> dBias)
     {
         int features = dBias.Length;
-        if (!Vector512.IsHardwareAccelerated || features % Vector512<float>.Count != 0)
+        if (Float512.IsAccelerated && features % Float512.Count == 0)
+        {
+            BiasGradient<Float512, Vector512<float>>(dOutput, rows, dBias);
+        }
+        else if (Float256.IsAccelerated && features % Float256.Count == 0)
+        {
+            BiasGradient<Float256, Vector256<float>>(dOutput, rows, dBias);
+        }
+        else
         {
             BiasGradientReference(dOutput, rows, dBias);
-            return;
         }
-        for (int column = 0; column < features; column += Vector512<float>.Count)
+    }
+
+    /// <summary><see cref="BiasGradient"/> a vector of <c>TLanes.Count</c> features at a time (F a multiple of it).</summary>
+    internal static unsafe void BiasGradient<TLanes, TVector>(ReadOnlySpan<float> dOutput, int rows, Span<float> dBias)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
+    {
+        int features = dBias.Length;
+        CheckVectorShape(features, TLanes.Count, dOutput.Length, rows, nameof(dOutput));
+        fixed (float* dOutputPointer = dOutput, dBiasPointer = dBias)
         {
-            Vector512<float> sum = Vector512.Create(dBias.Slice(column));
-            for (int row = 0; row < rows; row++)
+            for (int column = 0; column < features; column += TLanes.Count)
             {
-                sum += Vector512.Create(dOutput.Slice(row * features + column));
+                TVector sum = TLanes.Load(dBiasPointer + column);
+                for (int row = 0; row < rows; row++)
+                {
+                    sum = TLanes.Add(sum, TLanes.Load(dOutputPointer + (nint)row * features + column));
+                }
+                TLanes.Store(dBiasPointer + column, sum);
             }
-            sum.CopyTo(dBias.Slice(column));
         }
     }
 
@@ -87,21 +137,36 @@ public static class Activations
     public static void ReluBackward(ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput, Span<float> dInput)
     {
         Debug.Assert(output.Length == dOutput.Length && dInput.Length >= output.Length);
-        int index = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Float512.IsAccelerated)
         {
-            for (; index <= output.Length - Vector512<float>.Count; index += Vector512<float>.Count)
-            {
-                var positive = Vector512.GreaterThan(Vector512.Create(output.Slice(index)), Vector512<float>.Zero);
-                Vector512.BitwiseAnd(Vector512.Create(dOutput.Slice(index)), positive).CopyTo(dInput.Slice(index));
-            }
+            ReluBackward<Float512, Vector512<float>>(output, dOutput, dInput);
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (Float256.IsAccelerated)
         {
-            for (; index <= output.Length - Vector256<float>.Count; index += Vector256<float>.Count)
+            ReluBackward<Float256, Vector256<float>>(output, dOutput, dInput);
+        }
+        else
+        {
+            ReluBackwardReference(output, dOutput, dInput);
+        }
+    }
+
+    /// <summary><see cref="ReluBackward"/> a vector of <c>TLanes.Count</c> elements at a time, the tail by <see cref="ReluBackwardReference"/>.</summary>
+    internal static unsafe void ReluBackward<TLanes, TVector>(ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput, Span<float> dInput)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
+    {
+        int length = output.Length, index = 0;
+        if (dOutput.Length < length || dInput.Length < length)
+        {
+            throw new ArgumentException($"ReluBackward expects dOutput and dInput to hold the output's {length} values; received {dOutput.Length}, {dInput.Length}.");
+        }
+        fixed (float* outputPointer = output, dOutputPointer = dOutput, dInputPointer = dInput)
+        {
+            for (; index <= length - TLanes.Count; index += TLanes.Count)
             {
-                var positive = Vector256.GreaterThan(Vector256.Create(output.Slice(index)), Vector256<float>.Zero);
-                Vector256.BitwiseAnd(Vector256.Create(dOutput.Slice(index)), positive).CopyTo(dInput.Slice(index));
+                TVector positive = TLanes.GreaterThan(TLanes.Load(outputPointer + index), TLanes.Zero);
+                TLanes.Store(dInputPointer + index, TLanes.BitwiseAnd(TLanes.Load(dOutputPointer + index), positive));
             }
         }
         ReluBackwardReference(output.Slice(index), dOutput.Slice(index), dInput.Slice(index));

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Engine.Kernels;
@@ -150,19 +149,30 @@ public static class Im2Col
     /// <summary>target[i] += source[i], inline (a call per window row costs more than the sum for short rows).</summary>
     private static void AddTo(Span<float> target, ReadOnlySpan<float> source)
     {
-        ref float to = ref MemoryMarshal.GetReference(target);
-        ref float from = ref MemoryMarshal.GetReference(source);
-        int length = target.Length, index = 0;
-        if (Vector512.IsHardwareAccelerated)
+        int index = Float512.IsAccelerated ? AddVectors<Float512, Vector512<float>>(target, source)
+            : Float256.IsAccelerated ? AddVectors<Float256, Vector256<float>>(target, source)
+            : 0;
+        for (; index < target.Length; index++)
         {
-            for (; index <= length - Vector512<float>.Count; index += Vector512<float>.Count)
+            target[index] += source[index];
+        }
+    }
+
+    /// <summary>target[i] += source[i] over the whole vectors of <c>TLanes.Count</c>; returns where the tail starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe int AddVectors<TLanes, TVector>(Span<float> target, ReadOnlySpan<float> source)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
+    {
+        Debug.Assert(source.Length >= target.Length);
+        int length = target.Length, index = 0;
+        fixed (float* to = target, from = source)
+        {
+            for (; index <= length - TLanes.Count; index += TLanes.Count)
             {
-                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref to, (nuint)index) + Vector512.LoadUnsafe(ref from, (nuint)index), ref to, (nuint)index);
+                TLanes.Store(to + index, TLanes.Add(TLanes.Load(to + index), TLanes.Load(from + index)));
             }
         }
-        for (; index < length; index++)
-        {
-            Unsafe.Add(ref to, index) += Unsafe.Add(ref from, index);
-        }
+        return index;
     }
 }

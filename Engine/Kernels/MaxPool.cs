@@ -16,9 +16,13 @@ public static class MaxPool
     /// </summary>
     public static void Forward(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
     {
-        if (Vector512.IsHardwareAccelerated && geometry.Channels % Vector512<float>.Count == 0)
+        if (Float512.IsAccelerated && geometry.Channels % Float512.Count == 0)
         {
-            ForwardVector512(input, geometry, count, output, argmax);
+            ForwardVector<Float512, Vector512<float>>(input, geometry, count, output, argmax);
+        }
+        else if (Float256.IsAccelerated && geometry.Channels % Float256.Count == 0)
+        {
+            ForwardVector<Float256, Vector256<float>>(input, geometry, count, output, argmax);
         }
         else
         {
@@ -27,15 +31,18 @@ public static class MaxPool
     }
 
     /// <summary>
-    /// <see cref="Forward"/> with 16 channels per Vector512 (C a multiple of 16); the same strict
-    /// "greater than" scan in row-major window order, so equal to <see cref="ForwardReference"/>.
-    /// Each window's cells are listed once and reused for every 16 channels.
+    /// <see cref="Forward"/> with <c>TLanes.Count</c> channels per vector (C a multiple of it: 16 floats
+    /// in a Vector512, 8 in a Vector256); the same strict "greater than" scan in row-major window order,
+    /// so equal to <see cref="ForwardReference"/>. Each window's cells are listed once and reused for
+    /// every vector of channels.
     /// </summary>
-    public static unsafe void ForwardVector512(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
+    internal static unsafe void ForwardVector<TLanes, TVector>(ReadOnlySpan<float> input, in ConvGeometry geometry, int count, Span<float> output, Span<int> argmax)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
     {
         int channels = geometry.Channels;
         int outputLength = geometry.OutputPixels * channels;
-        CheckChannels(channels);
+        CheckChannels(channels, TLanes.Count);
         CheckLength(input.Length, (long)count * geometry.InputLength, nameof(input), "N·H·W·C");
         CheckLength(output.Length, (long)count * outputLength, nameof(output), "N·OH·OW·C");
         bool record = !argmax.IsEmpty; // an empty argmax: the values only (inference)
@@ -44,7 +51,6 @@ public static class MaxPool
             CheckLength(argmax.Length, (long)count * outputLength, nameof(argmax), "N·OH·OW·C");
         }
         int* cells = stackalloc int[geometry.KernelHeight * geometry.KernelWidth];
-        Vector512<int> lanes = Vector512<int>.Indices;
         fixed (float* inputPointer = input, outputPointer = output)
         fixed (int* argmaxPointer = argmax)
         {
@@ -64,58 +70,58 @@ public static class MaxPool
                             int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
                             if (!record)
                             {
-                                for (int c = 0; c < channels; c += Vector512<float>.Count)
+                                for (int c = 0; c < channels; c += TLanes.Count)
                                 {
-                                    Vector512<float> max = Vector512.Load(image + cell0 + c);
-                                    Vector512<float> next = Vector512.Load(image + cell1 + c);
-                                    max = Vector512.ConditionalSelect(Vector512.GreaterThan(next, max), next, max);
-                                    next = Vector512.Load(image + cell2 + c);
-                                    max = Vector512.ConditionalSelect(Vector512.GreaterThan(next, max), next, max);
-                                    next = Vector512.Load(image + cell3 + c);
-                                    max = Vector512.ConditionalSelect(Vector512.GreaterThan(next, max), next, max);
-                                    max.Store(pooled + outBase + c);
+                                    TVector max = TLanes.Load(image + cell0 + c);
+                                    TVector next = TLanes.Load(image + cell1 + c);
+                                    max = TLanes.Select(TLanes.GreaterThan(next, max), next, max);
+                                    next = TLanes.Load(image + cell2 + c);
+                                    max = TLanes.Select(TLanes.GreaterThan(next, max), next, max);
+                                    next = TLanes.Load(image + cell3 + c);
+                                    max = TLanes.Select(TLanes.GreaterThan(next, max), next, max);
+                                    TLanes.Store(pooled + outBase + c, max);
                                 }
                                 continue;
                             }
-                            for (int c = 0; c < channels; c += Vector512<float>.Count)
+                            for (int c = 0; c < channels; c += TLanes.Count)
                             {
-                                Vector512<float> best = Vector512.Load(image + cell0 + c);
-                                Vector512<int> bestIndex = lanes + Vector512.Create(cell0 + c);
-                                Vector512<float> value = Vector512.Load(image + cell1 + c);
-                                Vector512<float> greater = Vector512.GreaterThan(value, best);
-                                best = Vector512.ConditionalSelect(greater, value, best);
-                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell1 + c), bestIndex);
-                                value = Vector512.Load(image + cell2 + c);
-                                greater = Vector512.GreaterThan(value, best);
-                                best = Vector512.ConditionalSelect(greater, value, best);
-                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell2 + c), bestIndex);
-                                value = Vector512.Load(image + cell3 + c);
-                                greater = Vector512.GreaterThan(value, best);
-                                best = Vector512.ConditionalSelect(greater, value, best);
-                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell3 + c), bestIndex);
-                                best.Store(pooled + outBase + c);
-                                bestIndex.Store(winners + outBase + c);
+                                TVector best = TLanes.Load(image + cell0 + c);
+                                TVector bestIndex = TLanes.Indices(cell0 + c);
+                                TVector value = TLanes.Load(image + cell1 + c);
+                                TVector greater = TLanes.GreaterThan(value, best);
+                                best = TLanes.Select(greater, value, best);
+                                bestIndex = TLanes.Select(greater, TLanes.Indices(cell1 + c), bestIndex);
+                                value = TLanes.Load(image + cell2 + c);
+                                greater = TLanes.GreaterThan(value, best);
+                                best = TLanes.Select(greater, value, best);
+                                bestIndex = TLanes.Select(greater, TLanes.Indices(cell2 + c), bestIndex);
+                                value = TLanes.Load(image + cell3 + c);
+                                greater = TLanes.GreaterThan(value, best);
+                                best = TLanes.Select(greater, value, best);
+                                bestIndex = TLanes.Select(greater, TLanes.Indices(cell3 + c), bestIndex);
+                                TLanes.Store(pooled + outBase + c, best);
+                                TLanes.StoreInts(winners + outBase + c, bestIndex);
                             }
                             continue;
                         }
                         int cellCount = WindowCells(geometry, oh, ow, cells);
-                        for (int c = 0; c < channels; c += Vector512<float>.Count)
+                        for (int c = 0; c < channels; c += TLanes.Count)
                         {
                             int firstIndex = cells[0] + c;
-                            Vector512<float> best = Vector512.Load(image + firstIndex);
-                            Vector512<int> bestIndex = lanes + Vector512.Create(firstIndex);
+                            TVector best = TLanes.Load(image + firstIndex);
+                            TVector bestIndex = TLanes.Indices(firstIndex);
                             for (int k = 1; k < cellCount; k++)
                             {
                                 int cell = cells[k] + c;
-                                Vector512<float> value = Vector512.Load(image + cell);
-                                Vector512<float> greater = Vector512.GreaterThan(value, best);
-                                best = Vector512.ConditionalSelect(greater, value, best);
-                                bestIndex = Vector512.ConditionalSelect(greater.AsInt32(), lanes + Vector512.Create(cell), bestIndex);
+                                TVector value = TLanes.Load(image + cell);
+                                TVector greater = TLanes.GreaterThan(value, best);
+                                best = TLanes.Select(greater, value, best);
+                                bestIndex = TLanes.Select(greater, TLanes.Indices(cell), bestIndex);
                             }
-                            best.Store(pooled + outBase + c);
+                            TLanes.Store(pooled + outBase + c, best);
                             if (record)
                             {
-                                bestIndex.Store(winners + outBase + c);
+                                TLanes.StoreInts(winners + outBase + c, bestIndex);
                             }
                         }
                     }
@@ -160,11 +166,11 @@ public static class MaxPool
         return cellCount;
     }
 
-    private static void CheckChannels(int channels)
+    private static void CheckChannels(int channels, int lanes)
     {
-        if (channels % Vector512<float>.Count != 0)
+        if (channels % lanes != 0)
         {
-            throw new ArgumentException($"MaxPool's Vector512 kernels expect C to be a multiple of {Vector512<float>.Count}; received C={channels}.", nameof(channels));
+            throw new ArgumentException($"MaxPool's {lanes}-lane kernels expect C to be a multiple of {lanes}; received C={channels}.", nameof(channels));
         }
     }
 
@@ -240,12 +246,18 @@ public static class MaxPool
     public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput,
         ReadOnlySpan<float> output = default)
     {
-        if (Vector512.IsHardwareAccelerated && geometry.Channels % Vector512<float>.Count == 0 && TilesTheInput(geometry))
+        if (Float512.IsAccelerated && geometry.Channels % Float512.Count == 0 && TilesTheInput(geometry))
         {
-            BackwardTiled(dOutput, argmax, geometry, count, dInput, output);
-            return;
+            BackwardTiled<Float512, Vector512<float>>(dOutput, argmax, geometry, count, dInput, output);
         }
-        BackwardReference(dOutput, argmax, geometry, count, dInput, output);
+        else if (Float256.IsAccelerated && geometry.Channels % Float256.Count == 0 && TilesTheInput(geometry))
+        {
+            BackwardTiled<Float256, Vector256<float>>(dOutput, argmax, geometry, count, dInput, output);
+        }
+        else
+        {
+            BackwardReference(dOutput, argmax, geometry, count, dInput, output);
+        }
     }
 
     /// <summary>
@@ -259,16 +271,18 @@ public static class MaxPool
 
     /// <summary>
     /// <see cref="Backward"/> for windows that tile the input (see <see cref="TilesTheInput"/>): each
-    /// cell is written once, with its window's gradient where it is the winner and 0 elsewhere, 16
-    /// channels at a time; no clearing pass and no scatter. Equal to <see cref="BackwardReference"/>
+    /// cell is written once, with its window's gradient where it is the winner and 0 elsewhere, a
+    /// vector of channels at a time (C a multiple of <c>TLanes.Count</c>); no clearing pass and no scatter. Equal to <see cref="BackwardReference"/>
     /// (a cell receives at most one addend, added to 0).
     /// </summary>
-    public static unsafe void BackwardTiled(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count, Span<float> dInput,
-        ReadOnlySpan<float> output = default)
+    internal static unsafe void BackwardTiled<TLanes, TVector>(ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, in ConvGeometry geometry, int count,
+        Span<float> dInput, ReadOnlySpan<float> output = default)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
     {
         int channels = geometry.Channels;
         int outputLength = geometry.OutputPixels * channels;
-        CheckChannels(channels);
+        CheckChannels(channels, TLanes.Count);
         if (!TilesTheInput(geometry))
         {
             throw new ArgumentException("MaxPool.BackwardTiled expects windows that tile the input (stride = pool size, the output covering the input).", nameof(geometry));
@@ -282,7 +296,6 @@ public static class MaxPool
             CheckLength(output.Length, (long)count * outputLength, nameof(output), "N·OH·OW·C");
         }
         int* cells = stackalloc int[geometry.KernelHeight * geometry.KernelWidth];
-        Vector512<int> lanes = Vector512<int>.Indices;
         fixed (float* dOutputPointer = dOutput, dInputPointer = dInput, outputPointer = output)
         fixed (int* argmaxPointer = argmax)
         {
@@ -301,29 +314,29 @@ public static class MaxPool
                         {
                             // A whole 2x2 window (the common case), unrolled.
                             int cell1 = cell0 + channels, cell2 = cell0 + geometry.InputWidth * channels, cell3 = cell2 + channels;
-                            for (int c = 0; c < channels; c += Vector512<float>.Count)
+                            for (int c = 0; c < channels; c += TLanes.Count)
                             {
-                                Vector512<float> g = Load(gradient + outBase + c, pooled + outBase + c, masked);
-                                Vector512<int> winner = Vector512.Load(winners + outBase + c) - lanes - Vector512.Create(c);
+                                TVector g = Load<TLanes, TVector>(gradient + outBase + c, pooled + outBase + c, masked);
+                                TVector winner = TLanes.LoadInts(winners + outBase + c);
                                 // + 0 as the reference's 0 + g: a gradient of -0 lands as +0 there too.
-                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell0)).AsSingle()) + Vector512<float>.Zero).Store(image + cell0 + c);
-                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell1)).AsSingle()) + Vector512<float>.Zero).Store(image + cell1 + c);
-                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell2)).AsSingle()) + Vector512<float>.Zero).Store(image + cell2 + c);
-                                (Vector512.BitwiseAnd(g, Vector512.Equals(winner, Vector512.Create(cell3)).AsSingle()) + Vector512<float>.Zero).Store(image + cell3 + c);
+                                TLanes.Store(image + cell0 + c, TLanes.Add(TLanes.BitwiseAnd(g, TLanes.EqualInts(winner, TLanes.Indices(cell0 + c))), TLanes.Zero));
+                                TLanes.Store(image + cell1 + c, TLanes.Add(TLanes.BitwiseAnd(g, TLanes.EqualInts(winner, TLanes.Indices(cell1 + c))), TLanes.Zero));
+                                TLanes.Store(image + cell2 + c, TLanes.Add(TLanes.BitwiseAnd(g, TLanes.EqualInts(winner, TLanes.Indices(cell2 + c))), TLanes.Zero));
+                                TLanes.Store(image + cell3 + c, TLanes.Add(TLanes.BitwiseAnd(g, TLanes.EqualInts(winner, TLanes.Indices(cell3 + c))), TLanes.Zero));
                             }
                             continue;
                         }
                         int cellCount = WindowCells(geometry, oh, ow, cells);
-                        for (int c = 0; c < channels; c += Vector512<float>.Count)
+                        for (int c = 0; c < channels; c += TLanes.Count)
                         {
-                            Vector512<float> g = Load(gradient + outBase + c, pooled + outBase + c, masked);
-                            Vector512<int> winner = Vector512.Load(winners + outBase + c);
+                            TVector g = Load<TLanes, TVector>(gradient + outBase + c, pooled + outBase + c, masked);
+                            TVector winner = TLanes.LoadInts(winners + outBase + c);
                             for (int k = 0; k < cellCount; k++)
                             {
                                 int cell = cells[k] + c;
-                                Vector512<float> won = Vector512.Equals(winner, lanes + Vector512.Create(cell)).AsSingle();
+                                TVector won = TLanes.EqualInts(winner, TLanes.Indices(cell));
                                 // + 0 as the reference's 0 + g: a gradient of -0 lands as +0 there too.
-                                (Vector512.BitwiseAnd(g, won) + Vector512<float>.Zero).Store(image + cell);
+                                TLanes.Store(image + cell, TLanes.Add(TLanes.BitwiseAnd(g, won), TLanes.Zero));
                             }
                         }
                     }
@@ -332,12 +345,14 @@ public static class MaxPool
         }
     }
 
-    /// <summary>16 gradients, zeroed where the pooled value is not positive when <paramref name="masked"/>.</summary>
+    /// <summary>One vector of gradients, zeroed where the pooled value is not positive when <paramref name="masked"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<float> Load(float* gradient, float* pooled, bool masked)
+    private static unsafe TVector Load<TLanes, TVector>(float* gradient, float* pooled, bool masked)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
     {
-        Vector512<float> g = Vector512.Load(gradient);
-        return masked ? Vector512.BitwiseAnd(g, Vector512.GreaterThan(Vector512.Load(pooled), Vector512<float>.Zero)) : g;
+        TVector g = TLanes.Load(gradient);
+        return masked ? TLanes.BitwiseAnd(g, TLanes.GreaterThan(TLanes.Load(pooled), TLanes.Zero)) : g;
     }
 
     /// <summary>Scalar reference of <see cref="Backward"/>: clear, then scatter each window's gradient to its winner.</summary>

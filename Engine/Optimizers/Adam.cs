@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Engine.Kernels;
 
 namespace Engine.Optimizers;
 
@@ -167,24 +168,47 @@ public sealed class Adam : IOptimizer
     public static void Update(ReadOnlySpan<float> gradient, float alpha, float oneMinusBeta1, float oneMinusBeta2, float epsilon,
         Span<float> m, Span<float> v, Span<float> value)
     {
-        int index = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Float512.IsAccelerated)
         {
-            var a = Vector512.Create(alpha);
-            var b1 = Vector512.Create(oneMinusBeta1);
-            var b2 = Vector512.Create(oneMinusBeta2);
-            var eps = Vector512.Create(epsilon);
-            for (; index <= gradient.Length - Vector512<float>.Count; index += Vector512<float>.Count)
+            Update<Float512, Vector512<float>>(gradient, alpha, oneMinusBeta1, oneMinusBeta2, epsilon, m, v, value);
+        }
+        else if (Float256.IsAccelerated)
+        {
+            Update<Float256, Vector256<float>>(gradient, alpha, oneMinusBeta1, oneMinusBeta2, epsilon, m, v, value);
+        }
+        else
+        {
+            UpdateReference(gradient, alpha, oneMinusBeta1, oneMinusBeta2, epsilon, m, v, value);
+        }
+    }
+
+    /// <summary><see cref="Update"/> a vector of <c>TLanes.Count</c> elements at a time, the tail by <see cref="UpdateReference"/>.</summary>
+    internal static unsafe void Update<TLanes, TVector>(ReadOnlySpan<float> gradient, float alpha, float oneMinusBeta1, float oneMinusBeta2, float epsilon,
+        Span<float> m, Span<float> v, Span<float> value)
+        where TLanes : struct, IFloatVector<TVector>
+        where TVector : struct
+    {
+        int length = gradient.Length, index = 0;
+        if (m.Length < length || v.Length < length || value.Length < length)
+        {
+            throw new ArgumentException($"Adam expects m, v and value to hold the gradient's {length} values; received {m.Length}, {v.Length}, {value.Length}.");
+        }
+        TVector a = TLanes.Create(alpha), b1 = TLanes.Create(oneMinusBeta1), b2 = TLanes.Create(oneMinusBeta2), eps = TLanes.Create(epsilon);
+        fixed (float* gradientPointer = gradient, mPointer = m, vPointer = v, valuePointer = value)
+        {
+            for (; index <= length - TLanes.Count; index += TLanes.Count)
             {
-                var g = Vector512.Create(gradient.Slice(index));
-                var mv = Vector512.Create(m.Slice(index));
-                var vv = Vector512.Create(v.Slice(index));
-                mv += (g - mv) * b1;
-                vv += (g * g - vv) * b2;
-                var w = Vector512.Create(value.Slice(index)) - mv * a / (Vector512.Sqrt(vv) + eps);
-                mv.CopyTo(m.Slice(index));
-                vv.CopyTo(v.Slice(index));
-                w.CopyTo(value.Slice(index));
+                TVector g = TLanes.Load(gradientPointer + index);
+                TVector mv = TLanes.Load(mPointer + index);
+                TVector vv = TLanes.Load(vPointer + index);
+                // The reference's operations in its order: m += (g - m)·b1; v += (g·g - v)·b2; w -= (m·α) / (√v + ε).
+                mv = TLanes.Add(mv, TLanes.Multiply(TLanes.Subtract(g, mv), b1));
+                vv = TLanes.Add(vv, TLanes.Multiply(TLanes.Subtract(TLanes.Multiply(g, g), vv), b2));
+                TVector step = TLanes.Divide(TLanes.Multiply(mv, a), TLanes.Add(TLanes.Sqrt(vv), eps));
+                TVector w = TLanes.Subtract(TLanes.Load(valuePointer + index), step);
+                TLanes.Store(mPointer + index, mv);
+                TLanes.Store(vPointer + index, vv);
+                TLanes.Store(valuePointer + index, w);
             }
         }
         UpdateReference(gradient.Slice(index), alpha, oneMinusBeta1, oneMinusBeta2, epsilon, m.Slice(index), v.Slice(index), value.Slice(index));
