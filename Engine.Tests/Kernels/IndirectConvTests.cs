@@ -77,6 +77,11 @@ public class IndirectConvTests
                     ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
                     string what = $"F={filters} N={count} bias={withBias} relu={relu}";
 
+                    float[] panels = new float[kernel.Length];
+                    IndirectConv.PackPanels(kernel, geometry.PatchLength, filters, panels);
+                    float[] fromPanels = new float[rows * filters];
+                    IndirectConv.ForwardPanels(padded, panels, usedBias, geometry, filters, 0, rows, relu, fromPanels);
+                    AssertBitEqual(fromPanels, expected, "packed panels (AVX2 tiles) vs im2col + GEMM, " + what);
                     foreach (bool use512 in Widths())
                     {
                         float[] simd = new float[rows * filters];
@@ -204,6 +209,28 @@ public class IndirectConvTests
                 }
             }
         }
+    }
+
+    [Test]
+    public void PackPanelsLaysEachSixteenFilterPanelOutRowAfterRow()
+    {
+        const int patch = 5, filters = 48;
+        float[] kernel = Enumerable.Range(0, patch * filters).Select(i => (float)i).ToArray();
+        float[] panels = new float[kernel.Length];
+        IndirectConv.PackPanels(kernel, patch, filters, panels);
+        for (int panel = 0; panel < filters / 16; panel++)
+        {
+            for (int k = 0; k < patch; k++)
+            {
+                for (int lane = 0; lane < 16; lane++)
+                {
+                    Assert.That(panels[(panel * patch + k) * 16 + lane], Is.EqualTo(kernel[k * filters + panel * 16 + lane]), $"panel {panel}, row {k}, lane {lane}");
+                }
+            }
+        }
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => IndirectConv.PackPanels(new float[5 * 40], 5, 40, new float[5 * 40]));
+        Assert.That(error!.Message, Does.Contain("F=40"));
+        Assert.Throws<ArgumentException>(() => IndirectConv.PackPanels(kernel, patch, filters, new float[kernel.Length - 1]));
     }
 
     [Test]

@@ -12,17 +12,17 @@ public static unsafe partial class IndirectConv
     /// <summary>Filters per AVX2 register tile: two Vector256.</summary>
     private const int Panel256 = 16;
 
-    /// <summary>Forward over panels of 16 filters and tiles of 6 output pixels.</summary>
+    /// <summary>Forward over panels of 16 filters (<paramref name="panels"/>, as <see cref="PackPanels"/> lays them out) and tiles of 6 output pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Forward256(float* padded, float* kernel, float* bias, in ConvGeometry geometry, int filters,
+    private static void Forward256(float* padded, float* panels, float* bias, in ConvGeometry geometry, int filters,
         int firstRow, int rows, bool relu, float* output, nint* tapOffsets, int taps)
     {
         Debug.Assert(filters % Panel256 == 0);
         int pixels = geometry.OutputPixels, outputWidth = geometry.OutputWidth, channels = geometry.Channels;
         nint paddedLength = PaddedLength(geometry), paddedWidth = PaddedWidth(geometry);
         nint rowStep = geometry.StrideHeight * paddedWidth * channels, columnStep = (nint)geometry.StrideWidth * channels;
-        nint tapStride = (nint)channels * filters;
         float** windows = stackalloc float*[PixelTile];
+        int patch = taps * channels;
         for (int panel = 0; panel < filters; panel += Panel256)
         {
             for (int r = 0; r < rows; r += PixelTile)
@@ -35,11 +35,82 @@ public static unsafe partial class IndirectConv
                     int oh = pixel / outputWidth, ow = pixel - oh * outputWidth;
                     windows[t] = padded + n * paddedLength + oh * rowStep + ow * columnStep;
                 }
-                Tile6x16(windows, tapOffsets, taps, channels, kernel + panel, filters, tapStride,
+                Tile6x16(windows, tapOffsets, taps, channels, panels + (nint)panel * patch, Panel256, (nint)channels * Panel256,
                     bias is null ? null : bias + panel, relu, output + (nint)r * filters + panel, filters, tileRows);
             }
         }
     }
+
+    /// <summary>
+    /// True when <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, in ConvGeometry, int, int, int, bool, Span{float})"/>
+    /// runs the AVX2 tiles, which read the kernel as panels of 16 filters: a caller that convolves many
+    /// times with one kernel packs it once (<see cref="PackPanels"/>) and calls <see cref="ForwardPanels"/>.
+    /// </summary>
+    public static bool ReadsPanels => !Supports512 && Supports256;
+
+    /// <summary>
+    /// panels[F / 16][patch][16] from kernel[patch, F] (F a multiple of 16): a panel's rows are consecutive,
+    /// where in the kernel they are F floats apart, which maps them onto a few L1 sets (a stride of 256 B
+    /// or more) so that they are evicted between tiles.
+    /// </summary>
+    public static void PackPanels(ReadOnlySpan<float> kernel, int patch, int filters, Span<float> panels)
+    {
+        if (patch < 0 || filters < 0 || filters % Panel256 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(filters), $"IndirectConv.PackPanels expects patch >= 0 and F a multiple of {Panel256}; received patch={patch}, F={filters}.");
+        }
+        CheckLength(kernel.Length, (long)patch * filters, nameof(kernel), "patch·F");
+        CheckLength(panels.Length, (long)patch * filters, nameof(panels), "patch·F");
+        for (int panel = 0; panel < filters; panel += Panel256)
+        {
+            Span<float> target = panels.Slice(panel * patch, patch * Panel256);
+            for (int k = 0; k < patch; k++)
+            {
+                kernel.Slice(k * filters + panel, Panel256).CopyTo(target.Slice(k * Panel256, Panel256));
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, in ConvGeometry, int, int, int, bool, Span{float})"/>
+    /// with the kernel already packed by <see cref="PackPanels"/> (F a multiple of 16), through the AVX2
+    /// tiles: the same bits.
+    /// </summary>
+    public static void ForwardPanels(ReadOnlySpan<float> padded, ReadOnlySpan<float> panels, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output)
+    {
+        if (filters % Panel256 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(filters), $"IndirectConv.ForwardPanels expects F a multiple of {Panel256}; received F={filters}.");
+        }
+        CheckForward(padded, panels, bias, geometry, filters, firstRow, rows, relu, output);
+        nint* tapOffsets = stackalloc nint[geometry.KernelHeight * geometry.KernelWidth];
+        int taps = TapOffsets(geometry, tapOffsets);
+        fixed (float* paddedPointer = padded, panelsPointer = panels, biasPointer = bias, outputPointer = output)
+        {
+            Forward256(paddedPointer, panelsPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
+                outputPointer, tapOffsets, taps);
+        }
+    }
+
+    /// <summary>Packs <paramref name="kernel"/> into a per-thread buffer (grown, never shrunk) and runs <see cref="Forward256"/> on it.</summary>
+    private static void Forward256Unpacked(float* padded, float* kernel, float* bias, in ConvGeometry geometry, int filters,
+        int firstRow, int rows, bool relu, float* output, nint* tapOffsets, int taps)
+    {
+        int length = geometry.PatchLength * filters;
+        if (t_panels is null || t_panels.Length < length)
+        {
+            t_panels = new float[length];
+        }
+        PackPanels(new ReadOnlySpan<float>(kernel, length), geometry.PatchLength, filters, t_panels);
+        fixed (float* panels = t_panels)
+        {
+            Forward256(padded, panels, bias, geometry, filters, firstRow, rows, relu, output, tapOffsets, taps);
+        }
+    }
+
+    [ThreadStatic]
+    private static float[]? t_panels;
 
     /// <summary>6 output pixels x 16 filters: 12 accumulators over every tap and channel, then bias and ReLU at the store.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -150,6 +150,33 @@ public static unsafe partial class IndirectConv
     internal static void Forward(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output, bool use512)
     {
+        CheckForward(padded, kernel, bias, geometry, filters, firstRow, rows, relu, output);
+        if (!IsSupported(filters))
+        {
+            ForwardReference(padded, kernel, bias, geometry, filters, firstRow, rows, relu, output);
+            return;
+        }
+        nint* tapOffsets = stackalloc nint[geometry.KernelHeight * geometry.KernelWidth];
+        int taps = TapOffsets(geometry, tapOffsets);
+        fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, outputPointer = output)
+        {
+            if (use512)
+            {
+                Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
+                    outputPointer, tapOffsets, taps);
+            }
+            else
+            {
+                Forward256Unpacked(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
+                    outputPointer, tapOffsets, taps);
+            }
+        }
+    }
+
+    /// <summary>The argument checks of the forward entry points (<paramref name="kernel"/> in either layout: patch·F floats).</summary>
+    private static void CheckForward(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int firstRow, int rows, bool relu, Span<float> output)
+    {
         int examples = rows == 0 ? 0 : (firstRow + rows - 1) / geometry.OutputPixels + 1;
         CheckLength(padded.Length, (long)examples * PaddedLength(geometry), nameof(padded), "(examples reached)·PH·PW·C");
         CheckLength(kernel.Length, (long)geometry.PatchLength * filters, nameof(kernel), "KH·KW·C·F");
@@ -166,31 +193,17 @@ public static unsafe partial class IndirectConv
         {
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"IndirectConv expects firstRow >= 0 and rows >= 0; received {firstRow} and {rows}.");
         }
-        if (!IsSupported(filters))
-        {
-            ForwardReference(padded, kernel, bias, geometry, filters, firstRow, rows, relu, output);
-            return;
-        }
-        int taps = geometry.KernelHeight * geometry.KernelWidth;
-        int paddedWidth = PaddedWidth(geometry), channels = geometry.Channels;
-        nint* tapOffsets = stackalloc nint[taps];
+    }
+
+    /// <summary>Fills <paramref name="tapOffsets"/> with each tap's offset in a padded image (floats from the window's start); returns KH·KW.</summary>
+    private static int TapOffsets(in ConvGeometry geometry, nint* tapOffsets)
+    {
+        int taps = geometry.KernelHeight * geometry.KernelWidth, paddedWidth = PaddedWidth(geometry), channels = geometry.Channels;
         for (int tap = 0; tap < taps; tap++)
         {
             tapOffsets[tap] = ((nint)(tap / geometry.KernelWidth) * paddedWidth + tap % geometry.KernelWidth) * channels;
         }
-        fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, outputPointer = output)
-        {
-            if (use512)
-            {
-                Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
-                    outputPointer, tapOffsets, taps);
-            }
-            else
-            {
-                Forward256(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, firstRow, rows, relu,
-                    outputPointer, tapOffsets, taps);
-            }
-        }
+        return taps;
     }
 
     /// <summary>Scalar reference of <see cref="Forward"/> (any F).</summary>

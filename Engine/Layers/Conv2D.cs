@@ -47,6 +47,8 @@ public sealed class Conv2D : Layer
     private bool _indirectInputGradient; // dInput as a convolution of padded dPre with the flipped kernel (IndirectConv), no col2im
     private ConvGeometry _gradientGeometry; // that convolution's geometry (IndirectConv.InputGradientGeometry)
     private Tensor? _flippedKernel;    // [KH, KW, F, C]
+    private Tensor? _kernelPanels;     // the kernel as IndirectConv.PackPanels lays it out, when IndirectConv.ReadsPanels
+    private Tensor? _flippedPanels;    // the flipped kernel, likewise
     private Tensor? _paddedDPre;       // [N, OH + KH - 1, OW + KW - 1, F]
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
@@ -173,6 +175,7 @@ public sealed class Conv2D : Layer
         _indirect = !_direct && IndirectConv.IsSupported(Filters);
         _indirectWeightGradient = _indirect && IndirectConv.SupportsWeightGradient(Filters);
         _paddedInput = _indirect ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
+        _kernelPanels = _indirect && IndirectConv.ReadsPanels ? new Tensor(patch * Filters) : null;
         _columns = _direct || _indirectWeightGradient ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
@@ -183,6 +186,7 @@ public sealed class Conv2D : Layer
         {
             _gradientGeometry = IndirectConv.InputGradientGeometry(_geometry, Filters);
             _flippedKernel = new Tensor(KernelSize.Height, KernelSize.Width, Filters, channels);
+            _flippedPanels = IndirectConv.ReadsPanels ? new Tensor(patch * Filters) : null;
             _paddedDPre = new Tensor(batch, IndirectConv.PaddedLength(_gradientGeometry));
         }
         _dColumns = ComputeInputGradient && !_indirectInputGradient ? new Tensor(_keepColumns ? rows : MaxChunks * _blockRows, patch) : null;
@@ -201,6 +205,7 @@ public sealed class Conv2D : Layer
         _callInput = input;
         _callCount = count;
         _callChunks = ChunkCount(count);
+        PackKernelPanels();
         _workers!.For(_callChunks, _forwardChunk);
         return count == MaxBatch ? _output! : _output!.SliceBatch(0, count);
     }
@@ -233,6 +238,15 @@ public sealed class Conv2D : Layer
         }
     }
 
+    /// <summary>Lays the kernel out as the AVX2 tiles read it, once per forward pass (the kernel changes only between passes).</summary>
+    private void PackKernelPanels()
+    {
+        if (_kernelPanels is not null)
+        {
+            IndirectConv.PackPanels(_kernel!.Value.ReadOnlySpan, _geometry.PatchLength, Filters, _kernelPanels.Span);
+        }
+    }
+
     /// <summary>Examples per convolve-then-pool step: about 128 KiB of output (at least one example).</summary>
     internal static int PooledExamples(int outputLength) => Math.Max(1, (128 << 10) / (outputLength * sizeof(float)));
 
@@ -262,8 +276,16 @@ public sealed class Conv2D : Layer
             Span<float> padded = _paddedInput!.Span.Slice(first * paddedLength, examples * paddedLength); // [examples, PH, PW, C]
             IndirectConv.Pad(input, _geometry, examples, padded);
             Span<float> result = destination;                                                               // [rows, F]
-            IndirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
-                _geometry, Filters, 0, rows, relu && _bias is not null, result);
+            if (_kernelPanels is not null)
+            {
+                IndirectConv.ForwardPanels(padded, _kernelPanels.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
+                    _geometry, Filters, 0, rows, relu && _bias is not null, result);
+            }
+            else
+            {
+                IndirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
+                    _geometry, Filters, 0, rows, relu && _bias is not null, result);
+            }
             if (relu && _bias is null)
             {
                 Activations.Relu(result, result);
@@ -327,6 +349,7 @@ public sealed class Conv2D : Layer
         _callCount = count;
         _callChunks = ChunkCount(count);
         pool.PrepareForwardChunks(count);
+        PackKernelPanels();
         pool.WinnersRecorded = training;
         _callTraining = training;
         _callPool = pool;
@@ -368,6 +391,10 @@ public sealed class Conv2D : Layer
         if (_indirectInputGradient)
         {
             IndirectConv.FlipKernel(_kernel!.Value.ReadOnlySpan, KernelSize.Height, KernelSize.Width, _geometry.Channels, Filters, _flippedKernel!.Span);
+            if (_flippedPanels is not null)
+            {
+                IndirectConv.PackPanels(_flippedKernel.ReadOnlySpan, _gradientGeometry.PatchLength, _geometry.Channels, _flippedPanels.Span);
+            }
         }
         else if (ComputeInputGradient)
         {
@@ -523,8 +550,15 @@ public sealed class Conv2D : Layer
             int paddedLength = IndirectConv.PaddedLength(_gradientGeometry);
             Span<float> padded = _paddedDPre!.Span.Slice(first * paddedLength, examples * paddedLength);      // [examples, OH + KH - 1, OW + KW - 1, F]
             IndirectConv.Pad(dPre, _gradientGeometry, examples, padded);
-            IndirectConv.Forward(padded, _flippedKernel!.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels,
-                0, examples * _geometry.InputHeight * _geometry.InputWidth, relu: false, dInput);
+            int inputRows = examples * _geometry.InputHeight * _geometry.InputWidth;
+            if (_flippedPanels is not null)
+            {
+                IndirectConv.ForwardPanels(padded, _flippedPanels.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, 0, inputRows, relu: false, dInput);
+            }
+            else
+            {
+                IndirectConv.Forward(padded, _flippedKernel!.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, 0, inputRows, relu: false, dInput);
+            }
         }
     }
 
