@@ -8,7 +8,8 @@ public class DirectConvTests
 {
     /// <summary>
     /// (H, W, KH, KW, SH, SW, padding): the model's first layer, pixel counts that leave every tail of
-    /// the 8-pixel tile, strides, kernels of 1, 6, 9, 25 taps (short and several tap blocks), a kernel
+    /// the 8-pixel (AVX-512) and 6-pixel (AVX2) tiles, several 64-pixel AVX2 gradient chunks with
+    /// several tap blocks, strides, kernels of 1, 6, 9, 25 taps (short and several tap blocks), a kernel
     /// larger than the input, and SAME with a stride larger than the kernel (the padded image crops).
     /// </summary>
     public static IEnumerable<TestCaseData> Geometries()
@@ -25,6 +26,9 @@ public class DirectConvTests
         yield return Case(1, 1, 3, 3, 1, 1, Padding.Same);
         yield return Case(10, 11, 2, 2, 3, 3, Padding.Same);
         yield return Case(8, 10, 1, 2, 3, 3, Padding.Same);
+        yield return Case(13, 1, 3, 3, 1, 1, Padding.Same);
+        yield return Case(2, 5, 1, 1, 1, 1, Padding.Valid);
+        yield return Case(12, 12, 5, 5, 1, 1, Padding.Same);
     }
 
     private static TestCaseData Case(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding) =>
@@ -32,17 +36,34 @@ public class DirectConvTests
 
     private static readonly int[] FilterCounts = [32, 64];
 
+    private delegate void ForwardKernel(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int count, bool relu, Span<float> output);
+
+    private delegate void WeightGradientKernel(ReadOnlySpan<float> padded, ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput,
+        in ConvGeometry geometry, int filters, int count, Span<float> dKernel, Span<float> dBias);
+
+    private static bool HasAvx2 => System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
     [TestCaseSource(nameof(Geometries))]
-    public void ForwardEqualsReference(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding)
+    public void ForwardEqualsReference(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding) =>
+        CheckForward(DirectConv.Forward, Geometry(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, padding));
+
+    [TestCaseSource(nameof(Geometries))]
+    public void Forward256EqualsReference(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding)
     {
-        var geometry = Geometry(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, padding);
+        Assume.That(HasAvx2, "the AVX2 kernel needs AVX2 and FMA");
+        CheckForward(DirectConv.Forward256, Geometry(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, padding));
+    }
+
+    private static void CheckForward(ForwardKernel forward, ConvGeometry geometry)
+    {
         var random = new RandomSource(3);
         foreach (int filters in FilterCounts)
         {
             foreach (int count in new[] { 1, 3 })
             {
                 float[] padded = Padded(geometry, count, random);
-                float[] kernel = Gaussian(kernelHeight * kernelWidth * filters, random);
+                float[] kernel = Gaussian(geometry.KernelHeight * geometry.KernelWidth * filters, random);
                 float[] bias = Gaussian(filters, random);
                 foreach (bool withBias in new[] { false, true })
                 {
@@ -51,7 +72,7 @@ public class DirectConvTests
                         float[] simd = Gaussian(count * geometry.OutputPixels * filters + 5, random);
                         float[] scalar = (float[])simd.Clone();
                         ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
-                        DirectConv.Forward(padded, kernel, usedBias, geometry, filters, count, relu, simd);
+                        forward(padded, kernel, usedBias, geometry, filters, count, relu, simd);
                         DirectConv.ForwardReference(padded, kernel, usedBias, geometry, filters, count, relu, scalar);
                         AssertBitEqual(simd, scalar, $"F={filters} N={count} bias={withBias} relu={relu}");
                     }
@@ -61,11 +82,20 @@ public class DirectConvTests
     }
 
     [TestCaseSource(nameof(Geometries))]
-    public void WeightGradientEqualsReference(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding)
+    public void WeightGradientEqualsReference(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding) =>
+        CheckWeightGradient(DirectConv.WeightGradient, Geometry(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, padding));
+
+    [TestCaseSource(nameof(Geometries))]
+    public void WeightGradient256EqualsReference(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding)
     {
-        var geometry = Geometry(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, padding);
+        Assume.That(HasAvx2, "the AVX2 kernel needs AVX2 and FMA");
+        CheckWeightGradient(DirectConv.WeightGradient256, Geometry(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, padding));
+    }
+
+    private static void CheckWeightGradient(WeightGradientKernel weightGradient, ConvGeometry geometry)
+    {
         var random = new RandomSource(4);
-        int taps = kernelHeight * kernelWidth;
+        int taps = geometry.KernelHeight * geometry.KernelWidth;
         foreach (int filters in FilterCounts)
         {
             foreach (int count in new[] { 1, 3 })
@@ -86,7 +116,7 @@ public class DirectConvTests
                         float[] dKernelSimd = Gaussian(taps * filters + 5, random), dKernelScalar = (float[])dKernelSimd.Clone();
                         float[] dBiasSimd = Gaussian(filters + 5, random), dBiasScalar = (float[])dBiasSimd.Clone();
                         ReadOnlySpan<float> mask = masked ? output : ReadOnlySpan<float>.Empty;
-                        DirectConv.WeightGradient(padded, mask, dOutput, geometry, filters, count, dKernelSimd,
+                        weightGradient(padded, mask, dOutput, geometry, filters, count, dKernelSimd,
                             withBias ? dBiasSimd.AsSpan(0, filters) : Span<float>.Empty);
                         DirectConv.WeightGradientReference(padded, mask, dOutput, geometry, filters, count, dKernelScalar,
                             withBias ? dBiasScalar.AsSpan(0, filters) : Span<float>.Empty);
@@ -182,8 +212,7 @@ public class DirectConvTests
     {
         var one = Geometry(28, 28, 3, 3, 1, 1, Padding.Same);
         var three = ConvGeometry.TryCreate(28, 28, 3, new Size2(3, 3), new Size2(1, 1), Padding.Same)!.Value;
-        bool simd = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
-            || (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported);
+        bool simd = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported) || HasAvx2;
         Assert.That(DirectConv.IsSupported(one, 32), Is.EqualTo(simd));
         Assert.That(DirectConv.IsSupported(one, 64), Is.EqualTo(simd));
         Assert.That(DirectConv.IsSupported(one, 16), Is.False);

@@ -18,24 +18,34 @@ namespace Engine.Kernels;
 
 /// <summary>
 /// Direct convolution for one input channel (the first layer of an image model): no im2col buffer;
-/// register tiles of several output pixels x 32 filters with bias and ReLU fused into the store, and a
-/// kernel gradient that masks dOutput by the ReLU and sums the bias gradient in the same pass.
+/// register tiles of several output pixels x 32 filters (AVX-512) or 16 filters (AVX2) with bias and ReLU
+/// fused into the store, and a kernel gradient that masks dOutput by the ReLU and sums the bias gradient in
+/// the same pass.
 /// </summary>
 public static class DirectConv
 {
-    /// <summary>Filters per register tile: two Vector512.</summary>
+    /// <summary>Filters per AVX-512 register tile: two Vector512 (two AVX2 tiles of <see cref="Avx2FilterBlock"/>).</summary>
     public const int FilterBlock = 32;
 
-    /// <summary>Output pixels per forward register tile (16 accumulators).</summary>
+    /// <summary>Output pixels per AVX-512 forward register tile (16 zmm accumulators).</summary>
     private const int PixelTile = 8;
 
-    /// <summary>Taps per kernel-gradient register tile (18 accumulators); larger kernels take several passes.</summary>
+    /// <summary>Taps per kernel-gradient register tile (18 zmm or 9 ymm accumulators); larger kernels take several passes.</summary>
     private const int TapBlock = 9;
+
+    /// <summary>Filters per AVX2 forward register tile: two Vector256.</summary>
+    private const int Avx2FilterBlock = 16;
+
+    /// <summary>Output pixels per AVX2 forward register tile (12 ymm accumulators, of 16 registers).</summary>
+    private const int Avx2PixelTile = 6;
+
+    /// <summary>Output pixels per AVX2 kernel-gradient chunk: its window values are packed on the stack, its dOutput stays in L1.</summary>
+    private const int Avx2PixelChunk = 64;
 
     /// <summary>
     /// True when the SIMD kernels run for this geometry: one input channel, F a multiple of
-    /// <see cref="FilterBlock"/>, and AVX-512 or AVX2 with FMA (without AVX-512 the runtime splits each
-    /// Vector512 operation into two 256-bit ones; every lane's chain, so every bit, is the same).
+    /// <see cref="FilterBlock"/>, and AVX-512 or AVX2 with FMA (each has its own kernels, with tiles that fit
+    /// its 32 zmm or 16 ymm registers).
     /// (The references accept any geometry with C = 1.)
     /// </summary>
     public static bool IsSupported(in ConvGeometry geometry, int filters) =>
@@ -96,7 +106,29 @@ public static class DirectConv
         }
         fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, outputPointer = output)
         {
-            Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, outputPointer);
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            {
+                Forward512(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, outputPointer);
+            }
+            else
+            {
+                Forward256(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, outputPointer);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> through the AVX2 kernel whatever the machine, so that tests hold it equal to the
+    /// reference where AVX-512 runs <see cref="Forward"/> too. Needs F a multiple of <see cref="FilterBlock"/>.
+    /// </summary>
+    internal static unsafe void Forward256(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int count, bool relu, Span<float> output)
+    {
+        CheckLengths(padded, kernel, bias, geometry, filters, count, output);
+        Debug.Assert(filters % FilterBlock == 0);
+        fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, outputPointer = output)
+        {
+            Forward256(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, outputPointer);
         }
     }
 
@@ -148,7 +180,30 @@ public static class DirectConv
         }
         fixed (float* paddedPointer = padded, outputPointer = output, dOutputPointer = dOutput, dKernelPointer = dKernel, dBiasPointer = dBias)
         {
-            WeightGradient512(paddedPointer, output.IsEmpty ? null : outputPointer, dOutputPointer, geometry, filters, count,
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            {
+                WeightGradient512(paddedPointer, output.IsEmpty ? null : outputPointer, dOutputPointer, geometry, filters, count,
+                    dKernelPointer, dBias.IsEmpty ? null : dBiasPointer);
+            }
+            else
+            {
+                WeightGradient256(paddedPointer, output.IsEmpty ? null : outputPointer, dOutputPointer, geometry, filters, count,
+                    dKernelPointer, dBias.IsEmpty ? null : dBiasPointer);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WeightGradient"/> through the AVX2 kernel whatever the machine (see <see cref="Forward256(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, in ConvGeometry, int, int, bool, Span{float})"/>).
+    /// </summary>
+    internal static unsafe void WeightGradient256(ReadOnlySpan<float> padded, ReadOnlySpan<float> output, ReadOnlySpan<float> dOutput,
+        in ConvGeometry geometry, int filters, int count, Span<float> dKernel, Span<float> dBias)
+    {
+        CheckGradientLengths(padded, output, dOutput, geometry, filters, count, dKernel, dBias);
+        Debug.Assert(filters % FilterBlock == 0);
+        fixed (float* paddedPointer = padded, outputPointer = output, dOutputPointer = dOutput, dKernelPointer = dKernel, dBiasPointer = dBias)
+        {
+            WeightGradient256(paddedPointer, output.IsEmpty ? null : outputPointer, dOutputPointer, geometry, filters, count,
                 dKernelPointer, dBias.IsEmpty ? null : dBiasPointer);
         }
     }
@@ -396,6 +451,191 @@ public static class DirectConv
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Forward256(float* padded, float* kernel, float* bias, in ConvGeometry geometry,
+        int filters, int count, bool relu, float* output)
+    {
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int outputWidth = geometry.OutputWidth, pixels = geometry.OutputPixels;
+        int kernelHeight = geometry.KernelHeight, kernelWidth = geometry.KernelWidth;
+        int rowStep = geometry.StrideHeight * paddedWidth, columnStep = geometry.StrideWidth;
+        for (int n = 0; n < count; n++)
+        {
+            float* image = padded + (nint)n * paddedLength;          // [PH, PW]
+            float* outputImage = output + (nint)n * pixels * filters; // [OH·OW, F]
+            int oh = 0, ow = 0, pixel = 0;
+            // Tiles of Avx2PixelTile consecutive pixels in (oh, ow) order, which may span output rows; every
+            // filter block of a tile before the next tile, so that its output rows are written whole.
+            for (; pixel + Avx2PixelTile <= pixels; pixel += Avx2PixelTile)
+            {
+                float* x0 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                float* x1 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                float* x2 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                float* x3 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                float* x4 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                float* x5 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                for (int block = 0; block < filters; block += Avx2FilterBlock)
+                {
+                    Vector256<float> bias0 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block);
+                    Vector256<float> bias1 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block + 8);
+                    Vector256<float> a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1, a20 = bias0, a21 = bias1;
+                    Vector256<float> a30 = bias0, a31 = bias1, a40 = bias0, a41 = bias1, a50 = bias0, a51 = bias1;
+                    float* w = kernel + block;
+                    for (int i = 0; i < kernelHeight; i++)
+                    {
+                        for (int j = 0; j < kernelWidth; j++, w += filters)
+                        {
+                            nint tap = (nint)i * paddedWidth + j;
+                            Vector256<float> w0 = Vector256.Load(w), w1 = Vector256.Load(w + 8);
+                            Vector256<float> x = Vector256.Create(x0[tap]);
+                            a00 = Vector256.FusedMultiplyAdd(x, w0, a00);
+                            a01 = Vector256.FusedMultiplyAdd(x, w1, a01);
+                            x = Vector256.Create(x1[tap]);
+                            a10 = Vector256.FusedMultiplyAdd(x, w0, a10);
+                            a11 = Vector256.FusedMultiplyAdd(x, w1, a11);
+                            x = Vector256.Create(x2[tap]);
+                            a20 = Vector256.FusedMultiplyAdd(x, w0, a20);
+                            a21 = Vector256.FusedMultiplyAdd(x, w1, a21);
+                            x = Vector256.Create(x3[tap]);
+                            a30 = Vector256.FusedMultiplyAdd(x, w0, a30);
+                            a31 = Vector256.FusedMultiplyAdd(x, w1, a31);
+                            x = Vector256.Create(x4[tap]);
+                            a40 = Vector256.FusedMultiplyAdd(x, w0, a40);
+                            a41 = Vector256.FusedMultiplyAdd(x, w1, a41);
+                            x = Vector256.Create(x5[tap]);
+                            a50 = Vector256.FusedMultiplyAdd(x, w0, a50);
+                            a51 = Vector256.FusedMultiplyAdd(x, w1, a51);
+                        }
+                    }
+                    float* y = outputImage + (nint)pixel * filters + block;
+                    StorePixel(y, a00, a01, relu);
+                    StorePixel(y + filters, a10, a11, relu);
+                    StorePixel(y + 2 * filters, a20, a21, relu);
+                    StorePixel(y + 3 * filters, a30, a31, relu);
+                    StorePixel(y + 4 * filters, a40, a41, relu);
+                    StorePixel(y + 5 * filters, a50, a51, relu);
+                }
+            }
+            for (; pixel < pixels; pixel++)
+            {
+                float* x0 = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                for (int block = 0; block < filters; block += Avx2FilterBlock)
+                {
+                    Vector256<float> a00 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block);
+                    Vector256<float> a01 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block + 8);
+                    float* w = kernel + block;
+                    for (int i = 0; i < kernelHeight; i++)
+                    {
+                        for (int j = 0; j < kernelWidth; j++, w += filters)
+                        {
+                            Vector256<float> x = Vector256.Create(x0[(nint)i * paddedWidth + j]);
+                            a00 = Vector256.FusedMultiplyAdd(x, Vector256.Load(w), a00);
+                            a01 = Vector256.FusedMultiplyAdd(x, Vector256.Load(w + 8), a01);
+                        }
+                    }
+                    StorePixel(outputImage + (nint)pixel * filters + block, a00, a01, relu);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WeightGradient256(float* padded, float* output, float* dOutput, in ConvGeometry geometry,
+        int filters, int count, float* dKernel, float* dBias)
+    {
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int outputWidth = geometry.OutputWidth, pixels = geometry.OutputPixels;
+        int kernelWidth = geometry.KernelWidth, taps = geometry.KernelHeight * kernelWidth;
+        int rowStep = geometry.StrideHeight * paddedWidth, columnStep = geometry.StrideWidth;
+        // Per tap block, a chunk of pixels gets its window values packed on the stack as [pixels, TapBlock],
+        // so that the passes read them at constant offsets (nine tap offsets in general registers would
+        // spill). Every pass holds up to TapBlock taps x 8 filters of dKernel in registers (9 ymm
+        // accumulators) and sweeps the chunk's dOutput, which stays in L1 for the next 8 filters; between
+        // chunks the partial sums go through dKernel and dBias, which keeps each chain intact.
+        float* packedTaps = stackalloc float[Avx2PixelChunk * TapBlock]; // [chunk pixels, TapBlock]
+        nint* offsets = stackalloc nint[TapBlock];                      // of the block's taps in a window
+        for (int n = 0; n < count; n++)
+        {
+            float* image = padded + (nint)n * paddedLength;                   // [PH, PW]
+            nint imageStart = (nint)n * pixels * filters;                     // of [OH·OW, F]
+            int chunkOh = 0, chunkOw = 0;
+            for (int firstPixel = 0; firstPixel < pixels; firstPixel += Avx2PixelChunk)
+            {
+                int chunkPixels = Math.Min(Avx2PixelChunk, pixels - firstPixel);
+                float* tapsEnd = packedTaps + chunkPixels * TapBlock;
+                nint chunkStart = imageStart + (nint)firstPixel * filters;
+                for (int firstTap = 0; firstTap < taps; firstTap += TapBlock)
+                {
+                    int blockTaps = Math.Min(TapBlock, taps - firstTap);
+                    // The unused slots of a short block re-read its first tap; their sums are never stored.
+                    for (int slot = 0; slot < TapBlock; slot++)
+                    {
+                        offsets[slot] = TapOffset(firstTap + slot, firstTap, blockTaps, kernelWidth, paddedWidth);
+                    }
+                    int oh = chunkOh, ow = chunkOw;
+                    for (float* values = packedTaps; values < tapsEnd; values += TapBlock)
+                    {
+                        float* window = NextWindow(image, rowStep, columnStep, outputWidth, ref oh, ref ow);
+                        for (int slot = 0; slot < TapBlock; slot++)
+                        {
+                            values[slot] = window[offsets[slot]];
+                        }
+                    }
+                    bool withBias = dBias is not null && firstTap == 0;
+                    for (int block = 0; block < filters; block += 8)
+                    {
+                        float* g = dKernel + (nint)firstTap * filters + block; // [blockTaps, F] from column block
+                        Vector256<float> g0 = LoadTap(g, 0, blockTaps, filters), g1 = LoadTap(g, 1, blockTaps, filters);
+                        Vector256<float> g2 = LoadTap(g, 2, blockTaps, filters), g3 = LoadTap(g, 3, blockTaps, filters);
+                        Vector256<float> g4 = LoadTap(g, 4, blockTaps, filters), g5 = LoadTap(g, 5, blockTaps, filters);
+                        Vector256<float> g6 = LoadTap(g, 6, blockTaps, filters), g7 = LoadTap(g, 7, blockTaps, filters);
+                        Vector256<float> g8 = LoadTap(g, 8, blockTaps, filters);
+                        Vector256<float> b = withBias ? Vector256.Load(dBias + block) : Vector256<float>.Zero;
+                        float* d = dOutput + chunkStart + block;
+                        float* y = output is null ? null : output + chunkStart + block;
+                        for (float* x = packedTaps; x < tapsEnd; x += TapBlock, d += filters)
+                        {
+                            Vector256<float> d0 = Vector256.Load(d);
+                            if (y is not null)
+                            {
+                                d0 &= Vector256.GreaterThan(Vector256.Load(y), Vector256<float>.Zero);
+                                y += filters;
+                            }
+                            b += d0;
+                            g0 = Vector256.FusedMultiplyAdd(Vector256.Create(x[0]), d0, g0);
+                            g1 = Vector256.FusedMultiplyAdd(Vector256.Create(x[1]), d0, g1);
+                            g2 = Vector256.FusedMultiplyAdd(Vector256.Create(x[2]), d0, g2);
+                            g3 = Vector256.FusedMultiplyAdd(Vector256.Create(x[3]), d0, g3);
+                            g4 = Vector256.FusedMultiplyAdd(Vector256.Create(x[4]), d0, g4);
+                            g5 = Vector256.FusedMultiplyAdd(Vector256.Create(x[5]), d0, g5);
+                            g6 = Vector256.FusedMultiplyAdd(Vector256.Create(x[6]), d0, g6);
+                            g7 = Vector256.FusedMultiplyAdd(Vector256.Create(x[7]), d0, g7);
+                            g8 = Vector256.FusedMultiplyAdd(Vector256.Create(x[8]), d0, g8);
+                        }
+                        StoreTap(g, 0, blockTaps, filters, g0);
+                        StoreTap(g, 1, blockTaps, filters, g1);
+                        StoreTap(g, 2, blockTaps, filters, g2);
+                        StoreTap(g, 3, blockTaps, filters, g3);
+                        StoreTap(g, 4, blockTaps, filters, g4);
+                        StoreTap(g, 5, blockTaps, filters, g5);
+                        StoreTap(g, 6, blockTaps, filters, g6);
+                        StoreTap(g, 7, blockTaps, filters, g7);
+                        StoreTap(g, 8, blockTaps, filters, g8);
+                        if (withBias)
+                        {
+                            b.Store(dBias + block);
+                        }
+                    }
+                    if (firstTap + TapBlock >= taps)
+                    {
+                        chunkOh = oh;
+                        chunkOw = ow;
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>The window of pixel (oh, ow), then steps to the next pixel in row-major order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe float* NextWindow(float* image, int rowStep, int columnStep, int outputWidth, ref int oh, ref int ow)
@@ -421,6 +661,18 @@ public static class DirectConv
         high.Store(destination + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StorePixel(float* destination, Vector256<float> low, Vector256<float> high, bool relu)
+    {
+        if (relu)
+        {
+            low = Vector256.Max(low, Vector256<float>.Zero);
+            high = Vector256.Max(high, Vector256<float>.Zero);
+        }
+        low.Store(destination);
+        high.Store(destination + 8);
+    }
+
     /// <summary>The offset in a padded image of tap <paramref name="tap"/>, or of the block's first tap for an unused slot.</summary>
     private static nint TapOffset(int tap, int firstTap, int blockTaps, int kernelWidth, int paddedWidth)
     {
@@ -439,6 +691,19 @@ public static class DirectConv
         {
             low.Store(block + (nint)slot * filters);
             high.Store(block + (nint)slot * filters + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> LoadTap(float* block, int slot, int blockTaps, int filters) =>
+        slot < blockTaps ? Vector256.Load(block + (nint)slot * filters) : Vector256<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreTap(float* block, int slot, int blockTaps, int filters, Vector256<float> sums)
+    {
+        if (slot < blockTaps)
+        {
+            sums.Store(block + (nint)slot * filters);
         }
     }
 
