@@ -395,6 +395,7 @@ public static unsafe partial class IndirectConv
             patchOffsets[k] = patchOffsets[patch - 1]; // a partial last tile repeats its last entry (computed, not stored)
         }
         float** windows = stackalloc float*[GradientRowBlock];
+        float* dPrePanel = stackalloc float[GradientRowBlock * Panel256];
         if (!accumulate)
         {
             dKernel.Slice(0, patch * filters).Clear();
@@ -429,10 +430,17 @@ public static unsafe partial class IndirectConv
                 {
                     for (int panel = 0; panel < filters; panel += Panel256)
                     {
+                        // The panel's rows of dPre are F floats apart (a few L1 sets): copied together first.
+                        float* source = dPrePointer + (nint)block * filters + panel;
+                        for (int r = 0; r < blockRows; r++, source += filters)
+                        {
+                            Vector256.Load(source).Store(dPrePanel + r * Panel256);
+                            Vector256.Load(source + 8).Store(dPrePanel + r * Panel256 + 8);
+                        }
                         for (int k = 0; k < patch; k += PatchTile)
                         {
                             WeightTile6x16(windows, blockRows, patchOffsets + k, Math.Min(PatchTile, patch - k),
-                                dPrePointer + (nint)block * filters + panel, filters, dKernelPointer + (nint)k * filters + panel, filters);
+                                dPrePanel, Panel256, dKernelPointer + (nint)k * filters + panel, filters);
                         }
                     }
                 }
