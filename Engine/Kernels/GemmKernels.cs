@@ -250,6 +250,19 @@ internal static unsafe class GemmKernels
         }
     }
 
+    /// <summary>The AVX2 tiles' copy of a 16-column panel of b: one buffer per thread, grown to the largest depth seen, never shrunk.</summary>
+    [ThreadStatic]
+    private static float[]? t_panel;
+
+    private static float[] PanelBuffer(int length)
+    {
+        if (t_panel is null || t_panel.Length < length)
+        {
+            t_panel = GC.AllocateUninitializedArray<float>(Math.Max(length, 192 * 16), pinned: true);
+        }
+        return t_panel;
+    }
+
     /// <summary>One row block x one depth block: column panels outside, row tiles inside.</summary>
     private static void Block<TOps, TVector>(float* a, nint aRowStride, nint aDepthStride, float* b, nint bStride,
         float* c, nint cStride, int rows, int columns, int depth, TileMode mode, ref Prefetcher prefetch)
@@ -258,16 +271,26 @@ internal static unsafe class GemmKernels
     {
         int width = TOps.Count;
         int column = 0;
-        if (width == 8)
+        if (width == 8 && columns >= 16)
         {
-            // AVX2 has 16 registers: tiles of 12 accumulators.
-            for (; column + 2 * width <= columns; column += 2 * width)
+            // AVX2 has 16 registers: tiles of 12 accumulators, over a 16-column panel of b copied
+            // together first (b's rows, bStride floats apart, would fall on a few L1 sets).
+            fixed (float* panel = PanelBuffer(depth * 16))
             {
-                for (int row = 0; row < rows; row += 6)
+                for (; column + 2 * width <= columns; column += 2 * width)
                 {
-                    prefetch.Next();
-                    Tile6x2<TOps, TVector>(a + row * aRowStride, aRowStride, aDepthStride, b + column, bStride,
-                        c + row * cStride + column, cStride, Math.Min(6, rows - row), depth, mode);
+                    float* source = b + column;
+                    for (int p = 0; p < depth; p++, source += bStride)
+                    {
+                        TOps.Store(panel + p * 16, TOps.Load(source));
+                        TOps.Store(panel + p * 16 + 8, TOps.Load(source + 8));
+                    }
+                    for (int row = 0; row < rows; row += 6)
+                    {
+                        prefetch.Next();
+                        Tile6x2<TOps, TVector>(a + row * aRowStride, aRowStride, aDepthStride, panel, 16,
+                            c + row * cStride + column, cStride, Math.Min(6, rows - row), depth, mode);
+                    }
                 }
             }
         }
