@@ -65,7 +65,8 @@ public sealed class Workers
         private readonly ManualResetEventSlim _done = new(false);
         private Action<int>? _body;
         private int _chunks;
-        private int _nextChunk;
+        private int _workers;          // threads of the current loop: the caller and its helpers
+        private int[] _claimed = new int[64]; // per chunk: 1 once a thread has taken it
         private int _slots;            // helpers the current loop still takes (a helper joins by taking one)
         private int _pendingHelpers;   // helpers of the current loop not finished yet
         private int _generation;       // one more per loop; helpers wait for it to change
@@ -87,14 +88,19 @@ public sealed class Workers
             StartThreads(helpers);
             _body = body;
             _chunks = chunks;
-            _nextChunk = -1;
+            _workers = helpers + 1;
+            if (_claimed.Length < chunks)
+            {
+                _claimed = new int[chunks];
+            }
+            Array.Clear(_claimed, 0, chunks);
             _failure = null;
             _slots = helpers;
             _pendingHelpers = helpers;
             _done.Reset();
             Interlocked.Increment(ref _generation); // publishes the fields above (full fence)
             WakeAll();
-            RunChunks();
+            RunChunks(0);
             for (int spin = 0; Volatile.Read(ref _pendingHelpers) != 0; spin++)
             {
                 if (spin < SpinLimit)
@@ -174,9 +180,10 @@ public sealed class Workers
                     return;
                 }
                 // A helper that wakes late may take a slot of a later loop: it then works for that one.
-                if (Interlocked.Decrement(ref _slots) >= 0)
+                int slot = Interlocked.Decrement(ref _slots);
+                if (slot >= 0)
                 {
-                    RunChunks();
+                    RunChunks(slot + 1);
                     if (Interlocked.Decrement(ref _pendingHelpers) == 0)
                     {
                         _done.Set();
@@ -185,19 +192,37 @@ public sealed class Workers
             }
         }
 
-        private void RunChunks()
+        /// <summary>
+        /// Worker <paramref name="worker"/> (0 the caller) first takes its own chunks (worker, worker + workers, ...),
+        /// so that a chunk of examples stays on the same core from layer to layer, then any chunk still untaken, from the last.
+        /// </summary>
+        private void RunChunks(int worker)
         {
             try
             {
-                for (int chunk = Interlocked.Increment(ref _nextChunk); chunk < _chunks; chunk = Interlocked.Increment(ref _nextChunk))
+                int chunks = _chunks, workers = _workers;
+                for (int chunk = worker; chunk < chunks; chunk += workers)
                 {
-                    _body!(chunk);
+                    if (Interlocked.Exchange(ref _claimed[chunk], 1) == 0)
+                    {
+                        _body!(chunk);
+                    }
+                }
+                for (int chunk = chunks - 1; chunk >= 0; chunk--) // from the end: the owners work from the start
+                {
+                    if (Volatile.Read(ref _claimed[chunk]) == 0 && Interlocked.Exchange(ref _claimed[chunk], 1) == 0)
+                    {
+                        _body!(chunk);
+                    }
                 }
             }
             catch (Exception error)
             {
                 Interlocked.CompareExchange(ref _failure, error, null);
-                _nextChunk = _chunks;
+                for (int chunk = 0; chunk < _chunks; chunk++)
+                {
+                    Volatile.Write(ref _claimed[chunk], 1);
+                }
             }
         }
     }
