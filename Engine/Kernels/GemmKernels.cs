@@ -258,7 +258,7 @@ internal static unsafe class GemmKernels
     {
         if (t_panel is null || t_panel.Length < length)
         {
-            t_panel = GC.AllocateUninitializedArray<float>(Math.Max(length, 192 * 16), pinned: true);
+            t_panel = GC.AllocateUninitializedArray<float>(Math.Max(length, MultiplyDepthLimit * 16), pinned: true);
         }
         return t_panel;
     }

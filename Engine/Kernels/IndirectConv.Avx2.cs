@@ -35,7 +35,7 @@ public static unsafe partial class IndirectConv
                     int oh = pixel / outputWidth, ow = pixel - oh * outputWidth;
                     windows[t] = padded + n * paddedLength + oh * rowStep + ow * columnStep;
                 }
-                Tile6x16(windows, tapOffsets, taps, channels, panels + (nint)panel * patch, Panel256, (nint)channels * Panel256,
+                Tile6x16(windows, tapOffsets, taps, channels, panels + (nint)panel * patch,
                     bias is null ? null : bias + panel, relu, output + (nint)r * filters + panel, filters, tileRows);
             }
         }
@@ -112,9 +112,12 @@ public static unsafe partial class IndirectConv
     [ThreadStatic]
     private static float[]? t_panels;
 
-    /// <summary>6 output pixels x 16 filters: 12 accumulators over every tap and channel, then bias and ReLU at the store.</summary>
+    /// <summary>
+    /// 6 output pixels x 16 filters: 12 accumulators over every tap and channel, then bias and ReLU at the store.
+    /// <paramref name="panel"/> is one packed panel: its rows, tap-major then channel, 16 floats apart.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6x16(float** windows, nint* tapOffsets, int taps, int channels, float* kernel, nint kernelStride, nint tapStride,
+    private static void Tile6x16(float** windows, nint* tapOffsets, int taps, int channels, float* panel,
         float* bias, bool relu, float* output, nint outputStride, int rows)
     {
         Debug.Assert(rows >= 1 && rows <= PixelTile);
@@ -125,10 +128,9 @@ public static unsafe partial class IndirectConv
         {
             nint offset = tapOffsets[tap];
             float* x0 = w0 + offset, x1 = w1 + offset, x2 = w2 + offset, x3 = w3 + offset, x4 = w4 + offset, x5 = w5 + offset;
-            float* k = kernel + tap * tapStride;
-            for (int c = 0; c < channels; c++, k += kernelStride)
+            for (int c = 0; c < channels; c++, panel += Panel256)
             {
-                Vector256<float> k0 = Vector256.Load(k), k1 = Vector256.Load(k + 8);
+                Vector256<float> k0 = Vector256.Load(panel), k1 = Vector256.Load(panel + 8);
                 Vector256<float> x = Vector256.Create(x0[c]);
                 a00 = Vector256.FusedMultiplyAdd(x, k0, a00); a01 = Vector256.FusedMultiplyAdd(x, k1, a01);
                 x = Vector256.Create(x1[c]);
