@@ -182,6 +182,123 @@ public class Conv2DGradientTests
         GradientCheck.Layer(layer, input, step: relu ? 1e-3 : 1e-2);
     }
 
+    // Many channels, where central differences in float32 are too coarse: forward and backward against
+    // the convolution summed in double. 3x3 stride-1 kernels with C a multiple of 8 and F of 32 run
+    // Winograd F(2x2, 3x3) on AVX2 machines (the input gradient too when C is a multiple of 32); with C
+    // of 8 or 16 the input gradient goes through im2col while the kernel gradient is read in place.
+    [TestCase(7, 7, 32, 64, Padding.Same, true)]
+    [TestCase(14, 14, 32, 64, Padding.Same, false)]
+    [TestCase(6, 6, 16, 64, Padding.Same, false)]
+    [TestCase(5, 7, 8, 32, Padding.Same, true)]
+    [TestCase(7, 6, 32, 32, Padding.Valid, true)]
+    [TestCase(8, 8, 16, 32, Padding.Valid, false)]
+    public void ManyChannelsMatchTheConvolutionInDouble(int height, int width, int channels, int filters, Padding padding, bool relu)
+    {
+        const int batch = 3;
+        var random = new RandomSource((ulong)(height * 131 + channels));
+        var input = new Tensor(batch, height, width, channels);
+        for (int i = 0; i < input.Length; i++)
+        {
+            input.Span[i] = (float)random.NextGaussian();
+        }
+        var layer = LayerHarness.Built(new Conv2D(filters, new Size2(3, 3), new Size2(1, 1), padding,
+            relu ? Activation.Relu : Activation.None, biasInitializer: new Engine.Initializers.RandomNormal(0, 0.1)), input.Shape);
+        Assert.That(layer.UsesWinograd, Is.EqualTo(Engine.Kernels.IndirectConv.ReadsPanels && Engine.Kernels.Winograd.IsSupported(layer.Geometry, filters)));
+        var g = layer.Geometry;
+        ReadOnlySpan<float> kernel = layer.Parameters[0].Value.ReadOnlySpan, bias = layer.Parameters[1].Value.ReadOnlySpan;
+        Tensor output = layer.Forward(input, training: true).Clone();
+        int outputs = batch * g.OutputPixels * filters;
+        int Tap(int n, int oy, int ox, int i, int j)
+        {
+            int y = oy - g.PadTop + i, x = ox - g.PadLeft + j;
+            return y < 0 || x < 0 || y >= height || x >= width ? -1 : ((n * height + y) * width + x) * channels;
+        }
+        int Output(int n, int oy, int ox) => ((n * g.OutputHeight + oy) * g.OutputWidth + ox) * filters;
+
+        // The pre-activations in double; dOutput is 0 where one is within 1e-4 of 0 (its mask could flip).
+        double[] pre = new double[outputs];
+        var dOutput = new Tensor(output.Shape);
+        for (int n = 0; n < batch; n++)
+        {
+            for (int oy = 0; oy < g.OutputHeight; oy++)
+            {
+                for (int ox = 0; ox < g.OutputWidth; ox++)
+                {
+                    for (int f = 0; f < filters; f++)
+                    {
+                        double sum = bias[f];
+                        for (int i = 0; i < 3; i++)
+                        {
+                            for (int j = 0; j < 3; j++)
+                            {
+                                int at = Tap(n, oy, ox, i, j);
+                                for (int c = 0; at >= 0 && c < channels; c++)
+                                {
+                                    sum += (double)input.ReadOnlySpan[at + c] * kernel[((i * 3 + j) * channels + c) * filters + f];
+                                }
+                            }
+                        }
+                        int o = Output(n, oy, ox) + f;
+                        pre[o] = sum;
+                        dOutput.Span[o] = relu && Math.Abs(sum) < 1e-4 ? 0 : (float)random.NextGaussian();
+                    }
+                }
+            }
+        }
+        foreach (Parameter parameter in layer.Parameters)
+        {
+            parameter.Gradient.Clear();
+        }
+        Tensor dInput = layer.Backward(dOutput).Clone();
+
+        // The gradients in double from dPre = dOutput masked where the pre-activation is positive.
+        double[] wantDInput = new double[input.Length], wantDKernel = new double[kernel.Length], wantDBias = new double[filters];
+        for (int n = 0; n < batch; n++)
+        {
+            for (int oy = 0; oy < g.OutputHeight; oy++)
+            {
+                for (int ox = 0; ox < g.OutputWidth; ox++)
+                {
+                    for (int f = 0; f < filters; f++)
+                    {
+                        int o = Output(n, oy, ox) + f;
+                        double dPre = !relu || pre[o] > 0 ? dOutput.ReadOnlySpan[o] : 0;
+                        wantDBias[f] += dPre;
+                        for (int i = 0; i < 3; i++)
+                        {
+                            for (int j = 0; j < 3; j++)
+                            {
+                                int at = Tap(n, oy, ox, i, j);
+                                for (int c = 0; at >= 0 && c < channels; c++)
+                                {
+                                    int k = ((i * 3 + j) * channels + c) * filters + f;
+                                    wantDKernel[k] += input.ReadOnlySpan[at + c] * dPre;
+                                    wantDInput[at + c] += kernel[k] * dPre;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        double[] activated = pre.Select(x => relu ? Math.Max(x, 0) : x).ToArray();
+        AssertClose(output.ReadOnlySpan.ToArray(), activated, "output");
+        AssertClose(dInput.ReadOnlySpan.ToArray(), wantDInput, "dInput");
+        AssertClose(layer.Parameters[0].Gradient.ReadOnlySpan.ToArray(), wantDKernel, "dKernel");
+        AssertClose(layer.Parameters[1].Gradient.ReadOnlySpan.ToArray(), wantDBias, "dBias");
+    }
+
+    private static void AssertClose(float[] got, double[] want, string what)
+    {
+        double scale = Math.Max(1, want.Max(Math.Abs));
+        int worst = 0;
+        for (int i = 1; i < got.Length; i++)
+        {
+            worst = Math.Abs(got[i] - want[i]) > Math.Abs(got[worst] - want[worst]) ? i : worst;
+        }
+        Assert.That(got[worst], Is.EqualTo(want[worst]).Within(1e-5 * scale), $"{what}[{worst}] (scale {scale:G3})");
+    }
+
     [Test]
     public void ErrorsNameWhatWasReceivedAndExpected()
     {

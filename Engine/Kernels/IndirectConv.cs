@@ -350,7 +350,7 @@ public static unsafe partial class IndirectConv
     }
 
     /// <summary>Rows of dPre per block of the weight gradient, measured best of 32-384 on conv2 and conv3: a panel of the block (12 KiB) stays in L1 across the tiles.</summary>
-    private const int GradientRowBlock = 48;
+    internal static int GradientRowBlock = 48;
 
     /// <summary>Patch entries (rows of dKernel) per weight-gradient register tile.</summary>
     private const int PatchTile = 6;

@@ -1,0 +1,176 @@
+using Engine.Kernels;
+
+namespace Engine.Tests.Kernels;
+
+// Shape legend: N batch, H/W input spatial, C channels, OH/OW output spatial, F filters.
+
+public class WinogradTests
+{
+    /// <summary>
+    /// (H, W, C, F, padding): the model's second and third layers and their input gradients (C and F
+    /// swapped), odd sizes (a cut last tile row and column), 1x1 and 2x3 images, VALID, and a tile count
+    /// past one block that is not a multiple of the product tile.
+    /// </summary>
+    public static IEnumerable<TestCaseData> Geometries()
+    {
+        yield return new TestCaseData(14, 14, 32, 64, Padding.Same);
+        yield return new TestCaseData(7, 7, 64, 128, Padding.Same);
+        yield return new TestCaseData(14, 14, 64, 32, Padding.Same);
+        yield return new TestCaseData(7, 7, 128, 64, Padding.Same);
+        yield return new TestCaseData(5, 9, 8, 16, Padding.Same);
+        yield return new TestCaseData(1, 1, 16, 16, Padding.Same);
+        yield return new TestCaseData(6, 6, 64, 16, Padding.Same);
+        yield return new TestCaseData(2, 3, 8, 48, Padding.Same);
+        yield return new TestCaseData(9, 6, 24, 16, Padding.Valid);
+        yield return new TestCaseData(11, 13, 8, 16, Padding.Same);
+    }
+
+    private static ConvGeometry Geometry(int height, int width, int channels, Padding padding) =>
+        ConvGeometry.TryCreate(height, width, channels, new Size2(3, 3), new Size2(1, 1), padding)!.Value;
+
+    [TestCase(8, 16)]
+    [TestCase(32, 64)]
+    [TestCase(128, 64)]
+    public void KernelTransformEqualsItsScalarTwinBitForBit(int channels, int filters)
+    {
+        float[] kernel = Gaussian(9 * channels * filters, new RandomSource(3));
+        float[] simd = new float[Winograd.TransformedLength(channels, filters)];
+        float[] scalar = Enumerable.Repeat(float.NaN, simd.Length).ToArray();
+        Winograd.TransformKernel(kernel, channels, filters, simd);
+        Winograd.TransformKernelReference(kernel, channels, filters, scalar);
+        AssertBitEqual(simd, scalar, "U = G·g·Gᵀ");
+    }
+
+    [Test]
+    public void KernelTransformIsGgGt()
+    {
+        // One channel and 16 filters: filter f's 3x3 taps are f + (1..9) / 10; U = G·g·Gᵀ written out.
+        float[] kernel = new float[9 * 16];
+        for (int tap = 0; tap < 9; tap++)
+        {
+            for (int f = 0; f < 16; f++)
+            {
+                kernel[tap * 16 + f] = f + (tap + 1) / 10f;
+            }
+        }
+        // C = 8 (the SIMD width); channels 1..7 are zero.
+        float[] wide = new float[9 * 8 * 16];
+        for (int tap = 0; tap < 9; tap++)
+        {
+            Array.Copy(kernel, tap * 16, wide, tap * 8 * 16, 16);
+        }
+        float[] transformed = new float[Winograd.TransformedLength(8, 16)];
+        Winograd.TransformKernel(wide, 8, 16, transformed);
+        double[,] g = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+        for (int f = 0; f < 16; f++)
+        {
+            for (int r = 0; r < 4; r++)
+            {
+                for (int c = 0; c < 4; c++)
+                {
+                    double want = 0;
+                    for (int i = 0; i < 3; i++)
+                    {
+                        for (int j = 0; j < 3; j++)
+                        {
+                            want += g[r, i] * kernel[(i * 3 + j) * 16 + f] * g[c, j];
+                        }
+                    }
+                    float got = transformed[(r * 4 + c) * 8 * 16 + f]; // point, panel 0, channel 0
+                    Assert.That(got, Is.EqualTo(want).Within(1e-5 * Math.Max(1, Math.Abs(want))), $"U[{r},{c}] of filter {f}");
+                }
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Geometries))]
+    public void ForwardEqualsItsScalarTwinBitForBitAndTheConvolutionWithinRounding(int height, int width, int channels, int filters, Padding padding)
+    {
+        var geometry = Geometry(height, width, channels, padding);
+        var random = new RandomSource(7);
+        foreach (int count in new[] { 1, 3 })
+        {
+            float[] input = Gaussian(count * geometry.InputLength, random);
+            float[] padded = new float[count * IndirectConv.PaddedLength(geometry)];
+            IndirectConv.Pad(input, geometry, count, padded);
+            float[] kernel = Gaussian(9 * channels * filters, random);
+            float[] bias = Gaussian(filters, random);
+            float[] transformed = new float[Winograd.TransformedLength(channels, filters)];
+            Winograd.TransformKernel(kernel, channels, filters, transformed);
+            int rows = count * geometry.OutputPixels;
+            foreach (var (withBias, relu) in new[] { (false, false), (true, false), (true, true), (false, true) })
+            {
+                ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
+                string what = $"N={count} bias={withBias} relu={relu}";
+                float[] simd = Enumerable.Repeat(float.NaN, rows * filters).ToArray(); // every value must be written
+                float[] scalar = Enumerable.Repeat(float.NaN, rows * filters).ToArray();
+                Winograd.Forward(padded, transformed, usedBias, geometry, filters, count, relu, simd);
+                Winograd.ForwardReference(padded, transformed, usedBias, geometry, filters, count, relu, scalar);
+                AssertBitEqual(simd, scalar, what);
+
+                float[] direct = new float[rows * filters];
+                IndirectConv.ForwardReference(padded, kernel, usedBias, geometry, filters, 0, rows, relu, direct);
+                if (!withBias && relu)
+                {
+                    Activations.Relu(direct, direct); // the direct reference applies ReLU with the bias only
+                }
+                double scale = direct.Max(Math.Abs), worst = 0;
+                for (int i = 0; i < direct.Length; i++)
+                {
+                    worst = Math.Max(worst, Math.Abs(simd[i] - direct[i]));
+                }
+                Assert.That(worst, Is.LessThanOrEqualTo(1e-6 * Math.Sqrt(9 * channels) * Math.Max(scale, 1)), $"{what}: against the direct convolution");
+            }
+        }
+    }
+
+    [Test]
+    public void IsSupportedOnlyFor3x3StrideOneWithWholeVectors()
+    {
+        bool machine = System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        Assert.That(Winograd.IsSupported(Geometry(7, 7, 64, Padding.Same), 128), Is.EqualTo(machine));
+        Assert.That(Winograd.IsSupported(Geometry(7, 7, 3, Padding.Same), 128), Is.False, "C not a multiple of 8");
+        Assert.That(Winograd.IsSupported(Geometry(7, 7, 64, Padding.Same), 40), Is.False, "F not a multiple of 16");
+        var strided = ConvGeometry.TryCreate(8, 8, 8, new Size2(3, 3), new Size2(2, 2), Padding.Same)!.Value;
+        Assert.That(Winograd.IsSupported(strided, 16), Is.False, "stride 2");
+        var wide = ConvGeometry.TryCreate(8, 8, 8, new Size2(5, 5), new Size2(1, 1), Padding.Same)!.Value;
+        Assert.That(Winograd.IsSupported(wide, 16), Is.False, "5x5 kernel");
+    }
+
+    [Test]
+    public void ErrorsNameWhatWasReceivedAndExpected()
+    {
+        var geometry = Geometry(4, 4, 8, Padding.Same);
+        float[] transformed = new float[Winograd.TransformedLength(8, 16)];
+        var wide = ConvGeometry.TryCreate(8, 8, 8, new Size2(5, 5), new Size2(1, 1), Padding.Same)!.Value;
+        var kernelSize = Assert.Throws<ArgumentException>(() => Winograd.Forward(new float[1000], transformed, default, wide, 16, 1, false, new float[1000]));
+        Assert.That(kernelSize!.Message, Does.Contain("3x3").And.Contain("5x5"));
+
+        var shortPadded = Assert.Throws<ArgumentException>(() =>
+            Winograd.Forward(new float[10], transformed, default, geometry, 16, 1, false, new float[4 * 4 * 16]));
+        Assert.That(shortPadded!.Message, Does.Contain("padded").And.Contain("10").And.Contain(IndirectConv.PaddedLength(geometry).ToString()));
+
+        var badFilters = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 8 * 20], 8, 20, new float[16 * 8 * 20]));
+        Assert.That(badFilters!.Message, Does.Contain("F=20"));
+
+        var badChannels = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 3 * 16], 3, 16, new float[16 * 3 * 16]));
+        Assert.That(badChannels!.Message, Does.Contain("C=3"));
+
+        var shortOutput = Assert.Throws<ArgumentException>(() =>
+            Winograd.Forward(new float[IndirectConv.PaddedLength(geometry)], transformed, default, geometry, 16, 1, false, new float[5]));
+        Assert.That(shortOutput!.Message, Does.Contain("output").And.Contain("N·OH·OW·F"));
+    }
+
+    private static float[] Gaussian(int length, RandomSource random)
+    {
+        float[] values = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = (float)random.NextGaussian();
+        }
+        return values;
+    }
+
+    private static void AssertBitEqual(float[] actual, float[] expected, string what) =>
+        Assert.That(actual.Select(BitConverter.SingleToUInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToUInt32Bits)), what);
+}

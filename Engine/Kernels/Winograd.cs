@@ -1,0 +1,464 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Engine.Kernels;
+
+/// <summary>
+/// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016), on the
+/// zero-padded NHWC examples that <see cref="IndirectConv.Pad"/> lays out. Each 2x2 block of output
+/// pixels (a tile) is computed from the 4x4 block of padded input under it: the input block and the
+/// kernel are transformed into 16 points, multiplied point by point and summed over the channels (16
+/// products [tiles, C] x [C, F]), and the 16 sums are transformed back into the 2x2 outputs. That is
+/// 16 multiply-adds per tile, channel and filter where the convolution takes 36: 2.25x fewer.
+/// </summary>
+/// <remarks>
+/// With B, G and A the F(2x2, 3x3) matrices, V = Bᵀ·d·B (input block d, 4x4), U = G·g·Gᵀ (kernel g, 3x3),
+/// Y = Aᵀ·M·A with M = Σ over channels of V ⊙ U:
+/// Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], Aᵀ = [1 1 1 0; 0 1 -1 -1].
+/// Every value is one fixed chain of operations, the same in the SIMD kernels and in
+/// <see cref="ForwardReference"/> (so the bits do not depend on the thread count or the vector width),
+/// but not the convolution's chain: results differ from a direct convolution by rounding only.
+/// </remarks>
+public static unsafe class Winograd
+{
+    /// <summary>The 4x4 points of a transformed tile.</summary>
+    public const int Points = 16;
+
+    /// <summary>Filters per packed panel: the AVX2 product tile's two vectors.</summary>
+    private const int Panel = 16;
+
+    /// <summary>Tiles transformed, multiplied and transformed back together (a multiple of the product tile's 6 rows).</summary>
+    private const int BlockTiles = 12;
+
+    /// <summary>Rows of the product tile (IndirectConv's AVX2 6x16 tile).</summary>
+    private const int RowTile = 6;
+
+    /// <summary>
+    /// True when <see cref="Forward"/> runs for this geometry and filter count: a 3x3 kernel with strides of 1,
+    /// C a multiple of 8 and F a multiple of 16, on a machine with AVX2 and FMA.
+    /// </summary>
+    public static bool IsSupported(in ConvGeometry geometry, int filters) =>
+        geometry.KernelHeight == 3 && geometry.KernelWidth == 3 && geometry.StrideHeight == 1 && geometry.StrideWidth == 1
+        && geometry.Channels > 0 && geometry.Channels % Vector256<float>.Count == 0 && filters > 0 && filters % Panel == 0
+        && Vector256.IsHardwareAccelerated && Fma.IsSupported;
+
+    /// <summary>The length of a transformed kernel: 16 · C · F.</summary>
+    public static int TransformedLength(int channels, int filters) => Points * channels * filters;
+
+    /// <summary>Output tiles (2x2 blocks, the last row and column possibly cut) of one example.</summary>
+    public static int TilesPerExample(in ConvGeometry geometry) => ((geometry.OutputHeight + 1) / 2) * ((geometry.OutputWidth + 1) / 2);
+
+    /// <summary>
+    /// transformed[16][F / 16][C][16] = U = G·g·Gᵀ of kernel[3, 3, C, F] (HWIO), point by point, laid out
+    /// as panels of 16 filters (each point's panel rows consecutive) for the product tiles.
+    /// </summary>
+    public static void TransformKernel(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed)
+    {
+        CheckKernel(kernel, channels, filters, transformed);
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            TransformKernelReference(kernel, channels, filters, transformed);
+            return;
+        }
+        var half = Vector256.Create(0.5f);
+        fixed (float* g = kernel, u = transformed)
+        {
+            nint tapStride = (nint)channels * filters;
+            for (int c = 0; c < channels; c++)
+            {
+                for (int f = 0; f < filters; f += Vector256<float>.Count)
+                {
+                    float* k = g + (nint)c * filters + f;
+                    // Rows of G·g (4 rows x 3 columns), then the columns of (G·g)·Gᵀ.
+                    Vector256<float> g00 = Vector256.Load(k), g01 = Vector256.Load(k + tapStride), g02 = Vector256.Load(k + 2 * tapStride);
+                    Vector256<float> g10 = Vector256.Load(k + 3 * tapStride), g11 = Vector256.Load(k + 4 * tapStride), g12 = Vector256.Load(k + 5 * tapStride);
+                    Vector256<float> g20 = Vector256.Load(k + 6 * tapStride), g21 = Vector256.Load(k + 7 * tapStride), g22 = Vector256.Load(k + 8 * tapStride);
+                    Vector256<float> a10 = (g00 + g10 + g20) * half, a11 = (g01 + g11 + g21) * half, a12 = (g02 + g12 + g22) * half;
+                    Vector256<float> a20 = (g00 - g10 + g20) * half, a21 = (g01 - g11 + g21) * half, a22 = (g02 - g12 + g22) * half;
+                    float* p = u + ((nint)(f / Panel) * channels + c) * Panel + f % Panel;
+                    nint point = (nint)channels * filters;
+                    StoreRow(p, point, g00, g01, g02, half);
+                    StoreRow(p + 4 * point, point, a10, a11, a12, half);
+                    StoreRow(p + 8 * point, point, a20, a21, a22, half);
+                    StoreRow(p + 12 * point, point, g20, g21, g22, half);
+                }
+            }
+        }
+    }
+
+    /// <summary>Columns of one row of G·g times Gᵀ: the row's 4 points, <paramref name="point"/> floats apart.</summary>
+    private static void StoreRow(float* p, nint point, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> half)
+    {
+        a0.Store(p);
+        ((a0 + a1 + a2) * half).Store(p + point);
+        ((a0 - a1 + a2) * half).Store(p + 2 * point);
+        a2.Store(p + 3 * point);
+    }
+
+    /// <summary>The scalar twin of <see cref="TransformKernel"/>: the same operations, value by value.</summary>
+    public static void TransformKernelReference(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed)
+    {
+        CheckKernel(kernel, channels, filters, transformed);
+        int tapStride = channels * filters;
+        Span<float> a = stackalloc float[12];
+        for (int c = 0; c < channels; c++)
+        {
+            for (int f = 0; f < filters; f++)
+            {
+                int k = c * filters + f;
+                for (int j = 0; j < 3; j++)
+                {
+                    float g0 = kernel[k + j * tapStride], g1 = kernel[k + (3 + j) * tapStride], g2 = kernel[k + (6 + j) * tapStride];
+                    a[j] = g0;
+                    a[3 + j] = (g0 + g1 + g2) * 0.5f;
+                    a[6 + j] = (g0 - g1 + g2) * 0.5f;
+                    a[9 + j] = g2;
+                }
+                for (int r = 0; r < 4; r++)
+                {
+                    float a0 = a[3 * r], a1 = a[3 * r + 1], a2 = a[3 * r + 2];
+                    int p = TransformedIndex(r * 4, c, f, channels, filters);
+                    transformed[p] = a0;
+                    transformed[p + tapStride] = (a0 + a1 + a2) * 0.5f;
+                    transformed[p + 2 * tapStride] = (a0 - a1 + a2) * 0.5f;
+                    transformed[p + 3 * tapStride] = a2;
+                }
+            }
+        }
+    }
+
+    /// <summary>The index of point <paramref name="point"/>, channel c, filter f in a transformed kernel.</summary>
+    private static int TransformedIndex(int point, int c, int f, int channels, int filters) =>
+        point * channels * filters + ((f / Panel) * channels + c) * Panel + f % Panel;
+
+    /// <summary>
+    /// output[N, OH, OW, F] = the VALID 3x3 convolution of padded[N, PH, PW, C] (PH = OH + 2, PW = OW + 2,
+    /// <see cref="IndirectConv.Pad"/>'s layout) with the kernel <see cref="TransformKernel"/> produced, plus
+    /// <paramref name="bias"/> (optional) and through ReLU when <paramref name="relu"/>.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> padded, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int examples, bool relu, Span<float> output)
+    {
+        CheckForward(padded, transformedKernel, bias, geometry, filters, examples, output);
+        if (!IsSupported(geometry, filters))
+        {
+            ForwardReference(padded, transformedKernel, bias, geometry, filters, examples, relu, output);
+            return;
+        }
+        int channels = geometry.Channels;
+        int transformedLength = Points * BlockTiles * channels, productLength = Points * BlockTiles * filters;
+        if (t_scratch is null || t_scratch.Length < transformedLength + productLength)
+        {
+            t_scratch = GC.AllocateUninitializedArray<float>(transformedLength + productLength, pinned: true);
+        }
+        float* scratch = (float*)Unsafe.AsPointer(ref t_scratch[0]); // pinned
+        float* zeros = stackalloc float[Math.Max(channels, filters)];
+        new Span<float>(zeros, Math.Max(channels, filters)).Clear();
+        float* discard = stackalloc float[filters];
+        float** inputCells = stackalloc float*[Points];
+        float** outputCells = stackalloc float*[4];
+        fixed (float* paddedPointer = padded, kernelPointer = transformedKernel, biasPointer = bias, outputPointer = output)
+        {
+            var walk = new TileWalk(geometry, paddedPointer, outputPointer, filters, zeros, discard);
+            int tiles = examples * TilesPerExample(geometry);
+            for (int first = 0; first < tiles; first += BlockTiles)
+            {
+                int count = Math.Min(BlockTiles, tiles - first);
+                float* v = scratch, m = scratch + transformedLength;
+                for (int t = 0; t < count; t++)
+                {
+                    walk.InputCells(first + t, inputCells);
+                    TransformInput(inputCells, channels, v + (nint)t * channels, (nint)BlockTiles * channels);
+                }
+                Multiply(v, kernelPointer, m, count, channels, filters);
+                float* b = bias.IsEmpty ? null : biasPointer;
+                for (int t = 0; t < count; t++)
+                {
+                    walk.OutputCells(first + t, outputCells);
+                    TransformOutput(m + (nint)t * filters, (nint)BlockTiles * filters, filters, b, relu, outputCells);
+                }
+            }
+        }
+    }
+
+    [ThreadStatic]
+    private static float[]? t_scratch;
+
+    /// <summary>The 16 products of a block: m[point][t, F] = v[point][t, C] · U[point][C, F], through IndirectConv's 6x16 tile.</summary>
+    private static void Multiply(float* v, float* kernel, float* m, int count, int channels, int filters)
+    {
+        float** rows = stackalloc float*[RowTile];
+        nint offset = 0;
+        nint* tapOffsets = &offset;
+        for (int point = 0; point < Points; point++)
+        {
+            float* vPoint = v + (nint)point * BlockTiles * channels, mPoint = m + (nint)point * BlockTiles * filters;
+            float* uPoint = kernel + (nint)point * channels * filters;
+            for (int panel = 0; panel < filters; panel += Panel)
+            {
+                for (int t = 0; t < count; t += RowTile)
+                {
+                    int tileRows = Math.Min(RowTile, count - t);
+                    for (int i = 0; i < RowTile; i++)
+                    {
+                        rows[i] = vPoint + (nint)(t + Math.Min(i, tileRows - 1)) * channels; // rows past the end repeat the last (not stored)
+                    }
+                    IndirectConv.Tile6x16(rows, tapOffsets, 1, channels, uPoint + (nint)panel * channels, null, false,
+                        mPoint + (nint)t * filters + panel, filters, tileRows);
+                }
+            }
+        }
+    }
+
+    /// <summary>V = Bᵀ·d·B for every 8 channels of one tile: <paramref name="cells"/> are the 16 input cells (zeros outside the image).</summary>
+    private static void TransformInput(float** cells, int channels, float* v, nint pointStride)
+    {
+        for (int c = 0; c < channels; c += Vector256<float>.Count)
+        {
+            // Bᵀ·d: the rows t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3, column by column.
+            Vector256<float> d00 = Vector256.Load(cells[0] + c), d01 = Vector256.Load(cells[1] + c), d02 = Vector256.Load(cells[2] + c), d03 = Vector256.Load(cells[3] + c);
+            Vector256<float> d10 = Vector256.Load(cells[4] + c), d11 = Vector256.Load(cells[5] + c), d12 = Vector256.Load(cells[6] + c), d13 = Vector256.Load(cells[7] + c);
+            Vector256<float> d20 = Vector256.Load(cells[8] + c), d21 = Vector256.Load(cells[9] + c), d22 = Vector256.Load(cells[10] + c), d23 = Vector256.Load(cells[11] + c);
+            Vector256<float> d30 = Vector256.Load(cells[12] + c), d31 = Vector256.Load(cells[13] + c), d32 = Vector256.Load(cells[14] + c), d33 = Vector256.Load(cells[15] + c);
+            float* p = v + c;
+            InputRow(p, pointStride, d00 - d20, d01 - d21, d02 - d22, d03 - d23);
+            InputRow(p + 4 * pointStride, pointStride, d10 + d20, d11 + d21, d12 + d22, d13 + d23);
+            InputRow(p + 8 * pointStride, pointStride, d20 - d10, d21 - d11, d22 - d12, d23 - d13);
+            InputRow(p + 12 * pointStride, pointStride, d10 - d30, d11 - d31, d12 - d32, d13 - d33);
+        }
+    }
+
+    /// <summary>One row of (Bᵀ·d)·B: the points t0 - t2, t1 + t2, t2 - t1, t1 - t3.</summary>
+    private static void InputRow(float* p, nint pointStride, Vector256<float> t0, Vector256<float> t1, Vector256<float> t2, Vector256<float> t3)
+    {
+        (t0 - t2).Store(p);
+        (t1 + t2).Store(p + pointStride);
+        (t2 - t1).Store(p + 2 * pointStride);
+        (t1 - t3).Store(p + 3 * pointStride);
+    }
+
+    /// <summary>Y = Aᵀ·M·A for every 8 filters of one tile, plus the bias and through ReLU, into the 4 output cells.</summary>
+    private static void TransformOutput(float* m, nint pointStride, int filters, float* bias, bool relu, float** cells)
+    {
+        for (int f = 0; f < filters; f += Vector256<float>.Count)
+        {
+            float* p = m + f;
+            // Aᵀ·M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows), column by column.
+            Vector256<float> m0 = Vector256.Load(p), m1 = Vector256.Load(p + 4 * pointStride), m2 = Vector256.Load(p + 8 * pointStride), m3 = Vector256.Load(p + 12 * pointStride);
+            Vector256<float> s00 = m0 + m1 + m2, s10 = m1 - m2 - m3;
+            m0 = Vector256.Load(p + pointStride); m1 = Vector256.Load(p + 5 * pointStride); m2 = Vector256.Load(p + 9 * pointStride); m3 = Vector256.Load(p + 13 * pointStride);
+            Vector256<float> s01 = m0 + m1 + m2, s11 = m1 - m2 - m3;
+            m0 = Vector256.Load(p + 2 * pointStride); m1 = Vector256.Load(p + 6 * pointStride); m2 = Vector256.Load(p + 10 * pointStride); m3 = Vector256.Load(p + 14 * pointStride);
+            Vector256<float> s02 = m0 + m1 + m2, s12 = m1 - m2 - m3;
+            m0 = Vector256.Load(p + 3 * pointStride); m1 = Vector256.Load(p + 7 * pointStride); m2 = Vector256.Load(p + 11 * pointStride); m3 = Vector256.Load(p + 15 * pointStride);
+            Vector256<float> s03 = m0 + m1 + m2, s13 = m1 - m2 - m3;
+            Vector256<float> y00 = s00 + s01 + s02, y01 = s01 - s02 - s03, y10 = s10 + s11 + s12, y11 = s11 - s12 - s13;
+            if (bias is not null)
+            {
+                Vector256<float> b = Vector256.Load(bias + f);
+                y00 += b; y01 += b; y10 += b; y11 += b;
+            }
+            if (relu)
+            {
+                y00 = Vector256.Max(y00, Vector256<float>.Zero); y01 = Vector256.Max(y01, Vector256<float>.Zero);
+                y10 = Vector256.Max(y10, Vector256<float>.Zero); y11 = Vector256.Max(y11, Vector256<float>.Zero);
+            }
+            y00.Store(cells[0] + f);
+            y01.Store(cells[1] + f);
+            y10.Store(cells[2] + f);
+            y11.Store(cells[3] + f);
+        }
+    }
+
+    /// <summary>
+    /// Where tile t reads and writes: its 16 padded input cells (a zero row where the 4x4 block passes
+    /// the padded image, for an odd output size) and its 4 output cells (a discard row past the output).
+    /// </summary>
+    private readonly struct TileWalk
+    {
+        private readonly float* _padded, _output, _zeros, _discard;
+        private readonly int _channels, _filters, _paddedHeight, _paddedWidth, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
+        private readonly nint _paddedLength, _outputLength;
+
+        public TileWalk(in ConvGeometry geometry, float* padded, float* output, int filters, float* zeros, float* discard)
+        {
+            _padded = padded;
+            _output = output;
+            _zeros = zeros;
+            _discard = discard;
+            _channels = geometry.Channels;
+            _filters = filters;
+            _paddedHeight = IndirectConv.PaddedHeight(geometry);
+            _paddedWidth = IndirectConv.PaddedWidth(geometry);
+            _outputHeight = geometry.OutputHeight;
+            _outputWidth = geometry.OutputWidth;
+            _tilesWide = (geometry.OutputWidth + 1) / 2;
+            _tilesPerExample = TilesPerExample(geometry);
+            _paddedLength = IndirectConv.PaddedLength(geometry);
+            _outputLength = (nint)geometry.OutputPixels * filters;
+        }
+
+        /// <summary>Fills <paramref name="cells"/>[16] with tile <paramref name="tile"/>'s input cells, row by row.</summary>
+        public void InputCells(int tile, float** cells)
+        {
+            var (n, y, x) = Locate(tile);
+            float* example = _padded + n * _paddedLength;
+            for (int r = 0; r < 4; r++)
+            {
+                for (int c = 0; c < 4; c++)
+                {
+                    bool inside = y + r < _paddedHeight && x + c < _paddedWidth;
+                    cells[r * 4 + c] = inside ? example + ((nint)(y + r) * _paddedWidth + x + c) * _channels : _zeros;
+                }
+            }
+        }
+
+        /// <summary>Fills <paramref name="cells"/>[4] with tile <paramref name="tile"/>'s output cells, row by row.</summary>
+        public void OutputCells(int tile, float** cells)
+        {
+            var (n, y, x) = Locate(tile);
+            float* example = _output + n * _outputLength;
+            for (int r = 0; r < 2; r++)
+            {
+                for (int c = 0; c < 2; c++)
+                {
+                    bool inside = y + r < _outputHeight && x + c < _outputWidth;
+                    cells[r * 2 + c] = inside ? example + ((nint)(y + r) * _outputWidth + x + c) * _filters : _discard;
+                }
+            }
+        }
+
+        /// <summary>The example and the top-left output pixel (y, x) of tile <paramref name="tile"/>.</summary>
+        private (nint N, int Y, int X) Locate(int tile)
+        {
+            int n = tile / _tilesPerExample, index = tile - n * _tilesPerExample;
+            int row = index / _tilesWide;
+            return (n, 2 * row, 2 * (index - row * _tilesWide));
+        }
+    }
+
+    /// <summary>
+    /// The scalar twin of <see cref="Forward"/>: the same transforms, products (one fused multiply-add chain
+    /// per point, filter and tile, over the channels in order) and inverse transforms, value by value.
+    /// </summary>
+    public static void ForwardReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int examples, bool relu, Span<float> output)
+    {
+        CheckForward(padded, transformedKernel, bias, geometry, filters, examples, output);
+        int channels = geometry.Channels;
+        int paddedHeight = IndirectConv.PaddedHeight(geometry), paddedWidth = IndirectConv.PaddedWidth(geometry);
+        int paddedLength = IndirectConv.PaddedLength(geometry), outputLength = geometry.OutputPixels * filters;
+        var d = new float[Points];
+        var v = new float[Points * channels];
+        var m = new float[Points];
+        for (int n = 0; n < examples; n++)
+        {
+            for (int y = 0; y < geometry.OutputHeight; y += 2)
+            {
+                for (int x = 0; x < geometry.OutputWidth; x += 2)
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        for (int i = 0; i < Points; i++)
+                        {
+                            int r = y + i / 4, col = x + i % 4;
+                            d[i] = r < paddedHeight && col < paddedWidth ? padded[n * paddedLength + (r * paddedWidth + col) * channels + c] : 0f;
+                        }
+                        for (int j = 0; j < 4; j++)
+                        {
+                            // Bᵀ·d, row by row, then the row's points.
+                            float t0 = d[j] - d[8 + j], t1 = d[4 + j] + d[8 + j], t2 = d[8 + j] - d[4 + j], t3 = d[4 + j] - d[12 + j];
+                            d[j] = t0; d[4 + j] = t1; d[8 + j] = t2; d[12 + j] = t3;
+                        }
+                        for (int r = 0; r < 4; r++)
+                        {
+                            float t0 = d[4 * r], t1 = d[4 * r + 1], t2 = d[4 * r + 2], t3 = d[4 * r + 3];
+                            v[(4 * r) * channels + c] = t0 - t2;
+                            v[(4 * r + 1) * channels + c] = t1 + t2;
+                            v[(4 * r + 2) * channels + c] = t2 - t1;
+                            v[(4 * r + 3) * channels + c] = t1 - t3;
+                        }
+                    }
+                    for (int f = 0; f < filters; f++)
+                    {
+                        for (int point = 0; point < Points; point++)
+                        {
+                            float sum = 0f;
+                            for (int c = 0; c < channels; c++)
+                            {
+                                sum = MathF.FusedMultiplyAdd(v[point * channels + c], transformedKernel[TransformedIndex(point, c, f, channels, filters)], sum);
+                            }
+                            m[point] = sum;
+                        }
+                        float s00 = m[0] + m[4] + m[8], s10 = m[4] - m[8] - m[12];
+                        float s01 = m[1] + m[5] + m[9], s11 = m[5] - m[9] - m[13];
+                        float s02 = m[2] + m[6] + m[10], s12 = m[6] - m[10] - m[14];
+                        float s03 = m[3] + m[7] + m[11], s13 = m[7] - m[11] - m[15];
+                        Span<float> ys = [s00 + s01 + s02, s01 - s02 - s03, s10 + s11 + s12, s11 - s12 - s13];
+                        for (int i = 0; i < 4; i++)
+                        {
+                            int r = y + i / 2, col = x + i % 2;
+                            if (r >= geometry.OutputHeight || col >= geometry.OutputWidth)
+                            {
+                                continue;
+                            }
+                            float value = ys[i];
+                            if (!bias.IsEmpty)
+                            {
+                                value += bias[f];
+                            }
+                            output[n * outputLength + (r * geometry.OutputWidth + col) * filters + f] = relu ? Math.Max(value, 0f) : value;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void CheckKernel(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed)
+    {
+        if (channels < 1 || filters < 1 || filters % Panel != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects C >= 1 and F a positive multiple of {Panel}; received C={channels}, F={filters}.");
+        }
+        if (channels % Vector256<float>.Count != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(channels), $"Winograd expects C a multiple of {Vector256<float>.Count}; received C={channels}.");
+        }
+        Check(kernel.Length, 9L * channels * filters, nameof(kernel), "3·3·C·F");
+        Check(transformed.Length, (long)Points * channels * filters, nameof(transformed), "16·C·F");
+    }
+
+    private static void CheckForward(ReadOnlySpan<float> padded, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int examples, Span<float> output)
+    {
+        if (geometry.KernelHeight != 3 || geometry.KernelWidth != 3 || geometry.StrideHeight != 1 || geometry.StrideWidth != 1)
+        {
+            throw new ArgumentException($"Winograd F(2x2, 3x3) expects a 3x3 kernel with strides of 1; received {geometry.KernelHeight}x{geometry.KernelWidth} with strides {geometry.StrideHeight}x{geometry.StrideWidth}.", nameof(geometry));
+        }
+        if (examples < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(examples), $"Winograd expects examples >= 0; received {examples}.");
+        }
+        if (filters < 1 || filters % Panel != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects F a positive multiple of {Panel}; received F={filters}.");
+        }
+        Check(padded.Length, (long)examples * IndirectConv.PaddedLength(geometry), nameof(padded), "N·PH·PW·C");
+        Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "16·C·F");
+        if (!bias.IsEmpty)
+        {
+            Check(bias.Length, filters, nameof(bias), "F");
+        }
+        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
+    }
+
+    private static void Check(long actual, long expected, string name, string shape)
+    {
+        if (actual < expected)
+        {
+            throw new ArgumentException($"Winograd: {name} has {actual} values; expected at least {expected} ({shape}).", name);
+        }
+    }
+}
