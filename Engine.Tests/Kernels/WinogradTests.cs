@@ -124,6 +124,48 @@ public class WinogradTests
         }
     }
 
+    [TestCaseSource(nameof(Geometries))]
+    public void WeightGradientEqualsItsScalarTwinBitForBitAndTheConvolutionsWithinRounding(int height, int width, int channels, int filters, Padding padding)
+    {
+        var geometry = Geometry(height, width, channels, padding);
+        var random = new RandomSource(9);
+        foreach (int count in new[] { 1, 3 })
+        {
+            float[] input = Gaussian(count * geometry.InputLength, random);
+            float[] padded = new float[count * IndirectConv.PaddedLength(geometry)];
+            IndirectConv.Pad(input, geometry, count, padded);
+            float[] dPre = Gaussian(count * geometry.OutputPixels * filters, random);
+            float[] start = Gaussian(Winograd.TransformedLength(channels, filters), random);
+            foreach (bool accumulate in new[] { false, true })
+            {
+                string what = $"N={count} accumulate={accumulate}";
+                float[] simd = accumulate ? (float[])start.Clone() : Enumerable.Repeat(float.NaN, start.Length).ToArray();
+                float[] scalar = accumulate ? (float[])start.Clone() : Enumerable.Repeat(float.NaN, start.Length).ToArray();
+                Winograd.WeightGradient(padded, dPre, geometry, filters, count, simd, accumulate);
+                Winograd.WeightGradientReference(padded, dPre, geometry, filters, count, scalar, accumulate);
+                AssertBitEqual(simd, scalar, $"dU, {what}");
+                if (accumulate)
+                {
+                    continue;
+                }
+                float[] dKernel = Enumerable.Repeat(float.NaN, 9 * channels * filters).ToArray();
+                float[] dKernelScalar = Enumerable.Repeat(float.NaN, 9 * channels * filters).ToArray();
+                Winograd.FinishWeightGradient(simd, channels, filters, dKernel);
+                Winograd.FinishWeightGradientReference(simd, channels, filters, dKernelScalar);
+                AssertBitEqual(dKernel, dKernelScalar, $"Gᵀ·dU·G, {what}");
+
+                float[] direct = new float[dKernel.Length];
+                IndirectConv.WeightGradientReference(padded, dPre, geometry, filters, count * geometry.OutputPixels, direct);
+                double scale = Math.Max(1, direct.Max(Math.Abs)), worst = 0;
+                for (int i = 0; i < direct.Length; i++)
+                {
+                    worst = Math.Max(worst, Math.Abs(dKernel[i] - direct[i]));
+                }
+                Assert.That(worst, Is.LessThanOrEqualTo(1e-6 * Math.Sqrt(count * geometry.OutputPixels) * scale), $"{what}: against the direct kernel gradient");
+            }
+        }
+    }
+
     [Test]
     public void IsSupportedOnlyFor3x3StrideOneWithWholeVectors()
     {

@@ -271,6 +271,275 @@ public static unsafe class Winograd
         }
     }
 
+    /// <summary>Tiles per block of the kernel gradient: its transformed input and gradient are kept for the whole block.</summary>
+    private const int GradientBlockTiles = 128;
+
+    /// <summary>
+    /// dU[16][C][F] (+)= Σ over the tiles of <paramref name="examples"/> of V[point][t, c] · dM[point][t, f]: V = Bᵀ·d·B
+    /// of the padded input (as in <see cref="Forward"/>) and dM = A·dY·Aᵀ of dPre[N, OH, OW, F] (dY of a cut
+    /// tile's missing pixels 0), the gradient of U. <see cref="FinishWeightGradient"/> turns dU into the
+    /// kernel's gradient; dU of several calls adds up first (each value one chain, tile after tile).
+    /// </summary>
+    public static void WeightGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+        Span<float> dU, bool accumulate)
+    {
+        CheckGradient(padded, dPre, geometry, filters, examples, dU);
+        if (!IsSupported(geometry, filters))
+        {
+            WeightGradientReference(padded, dPre, geometry, filters, examples, dU, accumulate);
+            return;
+        }
+        int channels = geometry.Channels;
+        if (!accumulate)
+        {
+            dU.Slice(0, Points * channels * filters).Clear();
+        }
+        int transformedLength = Points * GradientBlockTiles * channels, gradientLength = Points * GradientBlockTiles * filters;
+        if (t_gradientScratch is null || t_gradientScratch.Length < transformedLength + gradientLength)
+        {
+            t_gradientScratch = GC.AllocateUninitializedArray<float>(transformedLength + gradientLength, pinned: true);
+        }
+        float* scratch = (float*)Unsafe.AsPointer(ref t_gradientScratch[0]); // pinned
+        float* zeros = stackalloc float[Math.Max(channels, filters)];
+        new Span<float>(zeros, Math.Max(channels, filters)).Clear();
+        float** inputCells = stackalloc float*[Points];
+        float** outputCells = stackalloc float*[4];
+        float** rows = stackalloc float*[GradientBlockTiles];
+        int* offsets = stackalloc int[channels + RowTile];
+        for (int c = 0; c < channels + RowTile; c++)
+        {
+            offsets[c] = Math.Min(c, channels - 1); // a partial last row tile repeats its last channel (computed, not stored)
+        }
+        fixed (float* paddedPointer = padded, dPrePointer = dPre, dUPointer = dU)
+        {
+            var walk = new TileWalk(geometry, paddedPointer, dPrePointer, filters, zeros, zeros);
+            int tiles = examples * TilesPerExample(geometry);
+            for (int first = 0; first < tiles; first += GradientBlockTiles)
+            {
+                int count = Math.Min(GradientBlockTiles, tiles - first);
+                float* v = scratch, dm = scratch + transformedLength; // v[16][count][C], dm[16][F / 16][count][16]
+                for (int t = 0; t < count; t++)
+                {
+                    walk.InputCells(first + t, inputCells);
+                    TransformInput(inputCells, channels, v + (nint)t * channels, (nint)count * channels);
+                    walk.OutputCells(first + t, outputCells);
+                    TransformGradient(outputCells, filters, dm + (nint)t * Panel, count);
+                }
+                for (int point = 0; point < Points; point++)
+                {
+                    float* vPoint = v + (nint)point * count * channels;
+                    for (int t = 0; t < count; t++)
+                    {
+                        rows[t] = vPoint + (nint)t * channels;
+                    }
+                    for (int panel = 0; panel < filters; panel += Panel)
+                    {
+                        float* dmPanel = dm + ((nint)point * filters + panel) * count; // [count][16]
+                        for (int c = 0; c < channels; c += RowTile)
+                        {
+                            IndirectConv.WeightTile6x16(rows, count, offsets + c, Math.Min(RowTile, channels - c), dmPanel, Panel,
+                                dUPointer + ((nint)point * channels + c) * filters + panel, filters);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [ThreadStatic]
+    private static float[]? t_gradientScratch;
+
+    /// <summary>
+    /// dM = A·dY·Aᵀ of one tile for every 8 filters: <paramref name="cells"/> are its 4 dY cells (zeros past the
+    /// output); written to dm[point][F / 16][count][16] at this tile's row (<paramref name="dm"/>).
+    /// </summary>
+    private static void TransformGradient(float** cells, int filters, float* dm, int count)
+    {
+        nint point = (nint)filters * count; // one point's panels
+        for (int f = 0; f < filters; f += Vector256<float>.Count)
+        {
+            Vector256<float> y00 = Vector256.Load(cells[0] + f), y01 = Vector256.Load(cells[1] + f);
+            Vector256<float> y10 = Vector256.Load(cells[2] + f), y11 = Vector256.Load(cells[3] + f);
+            float* p = dm + (nint)(f / Panel) * Panel * count + f % Panel;
+            // A·dY: the rows y0, y0 + y1, y0 - y1, -y1; then each row's points p, p + q, p - q, -q.
+            GradientRow(p, point, y00, y01);
+            GradientRow(p + 4 * point, point, y00 + y10, y01 + y11);
+            GradientRow(p + 8 * point, point, y00 - y10, y01 - y11);
+            GradientRow(p + 12 * point, point, -y10, -y11);
+        }
+    }
+
+    private static void GradientRow(float* p, nint point, Vector256<float> a, Vector256<float> b)
+    {
+        a.Store(p);
+        (a + b).Store(p + point);
+        (a - b).Store(p + 2 * point);
+        (-b).Store(p + 3 * point);
+    }
+
+    /// <summary>dKernel[3, 3, C, F] = Gᵀ·dU·G: the gradient of the kernel from the gradient of U = G·g·Gᵀ.</summary>
+    public static void FinishWeightGradient(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
+    {
+        CheckFinish(dU, channels, filters, dKernel);
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            FinishWeightGradientReference(dU, channels, filters, dKernel);
+            return;
+        }
+        var half = Vector256.Create(0.5f);
+        fixed (float* u = dU, k = dKernel)
+        {
+            nint point = (nint)channels * filters;
+            for (int c = 0; c < channels; c++)
+            {
+                for (int f = 0; f < filters; f += Vector256<float>.Count)
+                {
+                    float* p = u + (nint)c * filters + f;
+                    // Gᵀ·dU, column by column: h0 = u0 + s, h1 = d, h2 = s + u3 with s = (u1 + u2)·½, d = (u1 - u2)·½.
+                    Vector256<float> h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23;
+                    FinishColumn(p, point, half, out h00, out h10, out h20);
+                    FinishColumn(p + point, point, half, out h01, out h11, out h21);
+                    FinishColumn(p + 2 * point, point, half, out h02, out h12, out h22);
+                    FinishColumn(p + 3 * point, point, half, out h03, out h13, out h23);
+                    float* q = k + (nint)c * filters + f;
+                    FinishRow(q, point, h00, h01, h02, h03, half);
+                    FinishRow(q + 3 * point, point, h10, h11, h12, h13, half);
+                    FinishRow(q + 6 * point, point, h20, h21, h22, h23, half);
+                }
+            }
+        }
+    }
+
+    /// <summary>Column j of Gᵀ·dU from the column's points (rows 0..3, 4 points apart).</summary>
+    private static void FinishColumn(float* p, nint point, Vector256<float> half, out Vector256<float> h0, out Vector256<float> h1, out Vector256<float> h2)
+    {
+        Vector256<float> u0 = Vector256.Load(p), u1 = Vector256.Load(p + 4 * point), u2 = Vector256.Load(p + 8 * point), u3 = Vector256.Load(p + 12 * point);
+        Vector256<float> s = (u1 + u2) * half, d = (u1 - u2) * half;
+        h0 = u0 + s;
+        h1 = d;
+        h2 = s + u3;
+    }
+
+    /// <summary>Row i of (Gᵀ·dU)·G: the kernel's taps (i, 0..2), <paramref name="tap"/> floats apart.</summary>
+    private static void FinishRow(float* q, nint tap, Vector256<float> h0, Vector256<float> h1, Vector256<float> h2, Vector256<float> h3, Vector256<float> half)
+    {
+        Vector256<float> s = (h1 + h2) * half, d = (h1 - h2) * half;
+        (h0 + s).Store(q);
+        d.Store(q + tap);
+        (s + h3).Store(q + 2 * tap);
+    }
+
+    /// <summary>The scalar twin of <see cref="WeightGradient"/>: the same transforms and chains, value by value.</summary>
+    public static void WeightGradientReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+        Span<float> dU, bool accumulate)
+    {
+        CheckGradient(padded, dPre, geometry, filters, examples, dU);
+        int channels = geometry.Channels;
+        if (!accumulate)
+        {
+            dU.Slice(0, Points * channels * filters).Clear();
+        }
+        int paddedHeight = IndirectConv.PaddedHeight(geometry), paddedWidth = IndirectConv.PaddedWidth(geometry);
+        int paddedLength = IndirectConv.PaddedLength(geometry), outputLength = geometry.OutputPixels * filters;
+        int outputHeight = geometry.OutputHeight, outputWidth = geometry.OutputWidth;
+        var v = new float[Points * channels];
+        var dm = new float[Points * filters];
+        var d = new float[Points];
+        for (int n = 0; n < examples; n++)
+        {
+            for (int y = 0; y < geometry.OutputHeight; y += 2)
+            {
+                for (int x = 0; x < geometry.OutputWidth; x += 2)
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        for (int i = 0; i < Points; i++)
+                        {
+                            int r = y + i / 4, col = x + i % 4;
+                            d[i] = r < paddedHeight && col < paddedWidth ? padded[n * paddedLength + (r * paddedWidth + col) * channels + c] : 0f;
+                        }
+                        TransformInputReference(d);
+                        for (int i = 0; i < Points; i++)
+                        {
+                            v[i * channels + c] = d[i];
+                        }
+                    }
+                    for (int f = 0; f < filters; f++)
+                    {
+                        int cell = n * outputLength + (y * outputWidth + x) * filters + f;
+                        bool right = x + 1 < outputWidth, below = y + 1 < outputHeight;
+                        float y00 = dPre[cell], y01 = right ? dPre[cell + filters] : 0f;
+                        float y10 = below ? dPre[cell + outputWidth * filters] : 0f, y11 = below && right ? dPre[cell + (outputWidth + 1) * filters] : 0f;
+                        Span<float> rowA = [y00, y00 + y10, y00 - y10, -y10], rowB = [y01, y01 + y11, y01 - y11, -y11];
+                        for (int r = 0; r < 4; r++)
+                        {
+                            float a = rowA[r], b = rowB[r];
+                            dm[(4 * r) * filters + f] = a;
+                            dm[(4 * r + 1) * filters + f] = a + b;
+                            dm[(4 * r + 2) * filters + f] = a - b;
+                            dm[(4 * r + 3) * filters + f] = -b;
+                        }
+                    }
+                    for (int point = 0; point < Points; point++)
+                    {
+                        for (int c = 0; c < channels; c++)
+                        {
+                            for (int f = 0; f < filters; f++)
+                            {
+                                int at = (point * channels + c) * filters + f;
+                                dU[at] = MathF.FusedMultiplyAdd(v[point * channels + c], dm[point * filters + f], dU[at]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Bᵀ·d·B of one channel's 4x4 block, in place, as <see cref="TransformInput"/> computes it.</summary>
+    private static void TransformInputReference(Span<float> d)
+    {
+        for (int j = 0; j < 4; j++)
+        {
+            float t0 = d[j] - d[8 + j], t1 = d[4 + j] + d[8 + j], t2 = d[8 + j] - d[4 + j], t3 = d[4 + j] - d[12 + j];
+            d[j] = t0; d[4 + j] = t1; d[8 + j] = t2; d[12 + j] = t3;
+        }
+        for (int r = 0; r < 4; r++)
+        {
+            float t0 = d[4 * r], t1 = d[4 * r + 1], t2 = d[4 * r + 2], t3 = d[4 * r + 3];
+            d[4 * r] = t0 - t2;
+            d[4 * r + 1] = t1 + t2;
+            d[4 * r + 2] = t2 - t1;
+            d[4 * r + 3] = t1 - t3;
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="FinishWeightGradient"/>.</summary>
+    public static void FinishWeightGradientReference(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
+    {
+        CheckFinish(dU, channels, filters, dKernel);
+        int point = channels * filters;
+        Span<float> h = stackalloc float[12];
+        for (int at = 0; at < point; at++)
+        {
+            for (int col = 0; col < 4; col++)
+            {
+                float u0 = dU[col * point + at], u1 = dU[(4 + col) * point + at], u2 = dU[(8 + col) * point + at], u3 = dU[(12 + col) * point + at];
+                float s = (u1 + u2) * 0.5f, d = (u1 - u2) * 0.5f;
+                h[col] = u0 + s;
+                h[4 + col] = d;
+                h[8 + col] = s + u3;
+            }
+            for (int i = 0; i < 3; i++)
+            {
+                float s = (h[4 * i + 1] + h[4 * i + 2]) * 0.5f, d = (h[4 * i + 1] - h[4 * i + 2]) * 0.5f;
+                dKernel[(3 * i) * point + at] = h[4 * i] + s;
+                dKernel[(3 * i + 1) * point + at] = d;
+                dKernel[(3 * i + 2) * point + at] = s + h[4 * i + 3];
+            }
+        }
+    }
+
     /// <summary>
     /// Where tile t reads and writes: its 16 padded input cells (a zero row where the 4x4 block passes
     /// the padded image, for an odd output size) and its 4 output cells (a discard row past the output).
@@ -433,6 +702,18 @@ public static unsafe class Winograd
     private static void CheckForward(ReadOnlySpan<float> padded, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, Span<float> output)
     {
+        CheckShape(geometry, filters, examples);
+        Check(padded.Length, (long)examples * IndirectConv.PaddedLength(geometry), nameof(padded), "N·PH·PW·C");
+        Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "16·C·F");
+        if (!bias.IsEmpty)
+        {
+            Check(bias.Length, filters, nameof(bias), "F");
+        }
+        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
+    }
+
+    private static void CheckShape(in ConvGeometry geometry, int filters, int examples)
+    {
         if (geometry.KernelHeight != 3 || geometry.KernelWidth != 3 || geometry.StrideHeight != 1 || geometry.StrideWidth != 1)
         {
             throw new ArgumentException($"Winograd F(2x2, 3x3) expects a 3x3 kernel with strides of 1; received {geometry.KernelHeight}x{geometry.KernelWidth} with strides {geometry.StrideHeight}x{geometry.StrideWidth}.", nameof(geometry));
@@ -445,13 +726,28 @@ public static unsafe class Winograd
         {
             throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects F a positive multiple of {Panel}; received F={filters}.");
         }
-        Check(padded.Length, (long)examples * IndirectConv.PaddedLength(geometry), nameof(padded), "N·PH·PW·C");
-        Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "16·C·F");
-        if (!bias.IsEmpty)
+    }
+
+    private static void CheckGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples, Span<float> dU)
+    {
+        CheckShape(geometry, filters, examples);
+        if (geometry.Channels < 1)
         {
-            Check(bias.Length, filters, nameof(bias), "F");
+            throw new ArgumentOutOfRangeException(nameof(geometry), $"Winograd expects C >= 1; received C={geometry.Channels}.");
         }
-        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
+        Check(padded.Length, (long)examples * IndirectConv.PaddedLength(geometry), nameof(padded), "N·PH·PW·C");
+        Check(dPre.Length, (long)examples * geometry.OutputPixels * filters, nameof(dPre), "N·OH·OW·F");
+        Check(dU.Length, (long)Points * geometry.Channels * filters, nameof(dU), "16·C·F");
+    }
+
+    private static void CheckFinish(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
+    {
+        if (channels < 1 || filters < 1 || channels % Vector256<float>.Count != 0 || filters % Vector256<float>.Count != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects C and F positive multiples of {Vector256<float>.Count}; received C={channels}, F={filters}.");
+        }
+        Check(dU.Length, (long)Points * channels * filters, nameof(dU), "16·C·F");
+        Check(dKernel.Length, 9L * channels * filters, nameof(dKernel), "3·3·C·F");
     }
 
     private static void Check(long actual, long expected, string name, string shape)

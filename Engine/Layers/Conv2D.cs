@@ -32,6 +32,7 @@ public sealed class Conv2D : Layer
     private bool _direct;            // DirectConv instead of im2col + GEMM
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
+    private Tensor? _winogradDU;       // [MaxChunks, 16·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
     private Tensor? _padded;         // [N, PH, PW]: zero-padded images, direct only
@@ -185,7 +186,9 @@ public sealed class Conv2D : Layer
         bool winograd = _indirect && IndirectConv.ReadsPanels && Winograd.IsSupported(_geometry, Filters);
         _winogradKernel = winograd ? new Tensor(Winograd.TransformedLength(channels, Filters)) : null;
         _kernelPanels = _indirect && IndirectConv.ReadsPanels && !winograd ? new Tensor(patch * Filters) : null;
-        _columns = _direct || _indirectWeightGradient ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
+        // With the Winograd forward the kernel gradient runs Winograd too, from the same padded examples.
+        _winogradDU = winograd ? new Tensor(MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
+        _columns = _direct || _indirectWeightGradient || winograd ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
         // The direct path masks dOutput inside its kernel gradient; it needs dPre only for dInput.
@@ -465,6 +468,18 @@ public sealed class Conv2D : Layer
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
         int length = _geometry.OutputPixels * Filters;
         BackwardExamples(chunk, first, examples, startsChunk: true, _callDOutput!.ReadOnlySpan.Slice(first * length, examples * length), masked: false);
+        FinishChunk(chunk);
+    }
+
+    /// <summary>After a chunk's last examples: its kernel gradient from the Winograd points it summed (when it did).</summary>
+    private void FinishChunk(int chunk)
+    {
+        if (_winogradDU is not null)
+        {
+            int patch = _geometry.PatchLength, length = Winograd.TransformedLength(_geometry.Channels, Filters);
+            Winograd.FinishWeightGradient(_winogradDU.ReadOnlySpan.Slice(chunk * length, length), _geometry.Channels, Filters,
+                _dKernelPartials!.Span.Slice(chunk * patch * Filters, patch * Filters));
+        }
     }
 
     /// <summary>
@@ -489,6 +504,7 @@ public sealed class Conv2D : Layer
             _callPool!.BackwardExamples(start, count, dOutput, maskByOutput: relu);
             BackwardExamples(chunk, start, count, startsChunk: start == first, dOutput, masked: relu);
         }
+        FinishChunk(chunk);
     }
 
     /// <summary>
@@ -540,7 +556,7 @@ public sealed class Conv2D : Layer
             }
             // Unless the kernel gradient is read from the forward's padded examples (below): the forward's
             // im2col block again (cheaper than keeping the whole matrix), then dKernel += columnsᵀ · dPre.
-            if (!_indirectWeightGradient)
+            if (!_indirectWeightGradient && _winogradDU is null)
             {
                 if (!_keepColumns)
                 {
@@ -559,7 +575,15 @@ public sealed class Conv2D : Layer
         ReadOnlySpan<float> chunkDPre = mask
             ? _dPreActivation!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters)
             : dOutput;                                                                                          // [examples, OH, OW, F]
-        if (_indirectWeightGradient)
+        if (_winogradDU is not null)
+        {
+            // dU = Σ over the chunk's tiles of V ⊗ dM in the 16 Winograd points (V from the forward's zero-padded
+            // examples); FinishChunk turns it into the kernel gradient once the chunk is done.
+            int length = Winograd.TransformedLength(_geometry.Channels, Filters);
+            Winograd.WeightGradient(_paddedInput!.ReadOnlySpan.Slice(first * IndirectConv.PaddedLength(_geometry), examples * IndirectConv.PaddedLength(_geometry)),
+                chunkDPre, _geometry, Filters, examples, _winogradDU.Span.Slice(chunk * length, length), accumulate: !startsChunk);
+        }
+        else if (_indirectWeightGradient)
         {
             // dKernel = Σ over the chunk's rows of window ⊗ dPre, the windows read in place from the
             // forward's zero-padded examples (no im2col copy); the same bits as columnsᵀ · dPre.
