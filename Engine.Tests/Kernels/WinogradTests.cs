@@ -104,8 +104,8 @@ public class WinogradTests
                 string what = $"N={count} bias={withBias} relu={relu}";
                 float[] simd = Enumerable.Repeat(float.NaN, rows * filters).ToArray(); // every value must be written
                 float[] scalar = Enumerable.Repeat(float.NaN, rows * filters).ToArray();
-                Winograd.Forward(padded, transformed, usedBias, geometry, filters, count, relu, simd);
-                Winograd.ForwardReference(padded, transformed, usedBias, geometry, filters, count, relu, scalar);
+                Winograd.Forward(input, transformed, usedBias, geometry, filters, count, relu, simd);
+                Winograd.ForwardReference(input, transformed, usedBias, geometry, filters, count, relu, scalar);
                 AssertBitEqual(simd, scalar, what);
 
                 float[] direct = new float[rows * filters];
@@ -141,8 +141,8 @@ public class WinogradTests
                 string what = $"N={count} accumulate={accumulate}";
                 float[] simd = accumulate ? (float[])start.Clone() : Enumerable.Repeat(float.NaN, start.Length).ToArray();
                 float[] scalar = accumulate ? (float[])start.Clone() : Enumerable.Repeat(float.NaN, start.Length).ToArray();
-                Winograd.WeightGradient(padded, dPre, geometry, filters, count, simd, accumulate);
-                Winograd.WeightGradientReference(padded, dPre, geometry, filters, count, scalar, accumulate);
+                Winograd.WeightGradient(input, dPre, geometry, filters, count, simd, accumulate);
+                Winograd.WeightGradientReference(input, dPre, geometry, filters, count, scalar, accumulate);
                 AssertBitEqual(simd, scalar, $"dU, {what}");
                 if (accumulate)
                 {
@@ -188,9 +188,9 @@ public class WinogradTests
         var kernelSize = Assert.Throws<ArgumentException>(() => Winograd.Forward(new float[1000], transformed, default, wide, 16, 1, false, new float[1000]));
         Assert.That(kernelSize!.Message, Does.Contain("3x3").And.Contain("5x5"));
 
-        var shortPadded = Assert.Throws<ArgumentException>(() =>
+        var shortInput = Assert.Throws<ArgumentException>(() =>
             Winograd.Forward(new float[10], transformed, default, geometry, 16, 1, false, new float[4 * 4 * 16]));
-        Assert.That(shortPadded!.Message, Does.Contain("padded").And.Contain("10").And.Contain(IndirectConv.PaddedLength(geometry).ToString()));
+        Assert.That(shortInput!.Message, Does.Contain("input").And.Contain("10").And.Contain(geometry.InputLength.ToString()).And.Contain("N·H·W·C"));
 
         var badFilters = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 8 * 20], 8, 20, new float[16 * 8 * 20]));
         Assert.That(badFilters!.Message, Does.Contain("F=20"));
@@ -199,7 +199,7 @@ public class WinogradTests
         Assert.That(badChannels!.Message, Does.Contain("C=3"));
 
         var shortOutput = Assert.Throws<ArgumentException>(() =>
-            Winograd.Forward(new float[IndirectConv.PaddedLength(geometry)], transformed, default, geometry, 16, 1, false, new float[5]));
+            Winograd.Forward(new float[geometry.InputLength], transformed, default, geometry, 16, 1, false, new float[5]));
         Assert.That(shortOutput!.Message, Does.Contain("output").And.Contain("N·OH·OW·F"));
     }
 

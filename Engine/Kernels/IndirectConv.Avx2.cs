@@ -158,7 +158,7 @@ public static unsafe partial class IndirectConv
     /// (6 window values broadcast, 2 vectors of dPre per row) and stored back.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void WeightTile6x16(float** windows, int rows, int* offsets, int patchRows, float* dPre, nint dPreStride,
+    private static void WeightTile6x16(float** windows, int rows, int* offsets, int patchRows, float* dPre, nint dPreStride,
         float* dKernel, nint dKernelStride)
     {
         // Rows past patchRows load row 0 (valid memory) and are never stored.

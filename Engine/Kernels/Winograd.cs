@@ -5,8 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Engine.Kernels;
 
 /// <summary>
-/// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016), on the
-/// zero-padded NHWC examples that <see cref="IndirectConv.Pad"/> lays out. Each 2x2 block of output
+/// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016), on NHWC
+/// examples padded as their <see cref="ConvGeometry"/> says (the zeros read in place, never copied). Each 2x2 block of output
 /// pixels (a tile) is computed from the 4x4 block of padded input under it: the input block and the
 /// kernel are transformed into 16 points, multiplied point by point and summed over the channels (16
 /// products [tiles, C] x [C, F]), and the 16 sums are transformed back into the 2x2 outputs. That is
@@ -133,17 +133,17 @@ public static unsafe class Winograd
         point * channels * filters + ((f / Panel) * channels + c) * Panel + f % Panel;
 
     /// <summary>
-    /// output[N, OH, OW, F] = the VALID 3x3 convolution of padded[N, PH, PW, C] (PH = OH + 2, PW = OW + 2,
-    /// <see cref="IndirectConv.Pad"/>'s layout) with the kernel <see cref="TransformKernel"/> produced, plus
+    /// output[N, OH, OW, F] = the 3x3 stride-1 convolution of input[N, H, W, C] as <paramref name="geometry"/> pads it
+    /// (zeros read in place: no padded copy) with the kernel <see cref="TransformKernel"/> produced, plus
     /// <paramref name="bias"/> (optional) and through ReLU when <paramref name="relu"/>.
     /// </summary>
-    public static void Forward(ReadOnlySpan<float> padded, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, bool relu, Span<float> output)
     {
-        CheckForward(padded, transformedKernel, bias, geometry, filters, examples, output);
+        CheckForward(input, transformedKernel, bias, geometry, filters, examples, output);
         if (!IsSupported(geometry, filters))
         {
-            ForwardReference(padded, transformedKernel, bias, geometry, filters, examples, relu, output);
+            ForwardReference(input, transformedKernel, bias, geometry, filters, examples, relu, output);
             return;
         }
         int channels = geometry.Channels;
@@ -158,9 +158,9 @@ public static unsafe class Winograd
         float* discard = stackalloc float[filters];
         float** inputCells = stackalloc float*[Points];
         float** outputCells = stackalloc float*[4];
-        fixed (float* paddedPointer = padded, kernelPointer = transformedKernel, biasPointer = bias, outputPointer = output)
+        fixed (float* inputPointer = input, kernelPointer = transformedKernel, biasPointer = bias, outputPointer = output)
         {
-            var walk = new TileWalk(geometry, paddedPointer, outputPointer, filters, zeros, discard);
+            var walk = new TileWalk(geometry, inputPointer, outputPointer, filters, zeros, discard);
             int tiles = examples * TilesPerExample(geometry);
             for (int first = 0; first < tiles; first += BlockTiles)
             {
@@ -272,21 +272,58 @@ public static unsafe class Winograd
     }
 
     /// <summary>Tiles per block of the kernel gradient: its transformed input and gradient are kept for the whole block.</summary>
+    /// <summary>
+    /// dU rows c..c+5 x 16 filters += Σ over <paramref name="count"/> tiles of v[t, c + i] · dm[t, 16]: v's rows
+    /// <paramref name="stride"/> floats apart, dm a panel (rows 16 floats apart); a partial tile computes
+    /// rows past <paramref name="rowCount"/> from its last row and stores only its own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductTile6x16(float* v, nint stride, int count, int rowCount, float* dm, float* dU, nint dUStride)
+    {
+        nint o1 = Math.Min(1, rowCount - 1), o2 = Math.Min(2, rowCount - 1), o3 = Math.Min(3, rowCount - 1), o4 = Math.Min(4, rowCount - 1), o5 = Math.Min(5, rowCount - 1);
+        float* k0p = dU, k1p = dU + o1 * dUStride, k2p = dU + o2 * dUStride, k3p = dU + o3 * dUStride, k4p = dU + o4 * dUStride, k5p = dU + o5 * dUStride;
+        Vector256<float> a00 = Vector256.Load(k0p), a01 = Vector256.Load(k0p + 8), a10 = Vector256.Load(k1p), a11 = Vector256.Load(k1p + 8);
+        Vector256<float> a20 = Vector256.Load(k2p), a21 = Vector256.Load(k2p + 8), a30 = Vector256.Load(k3p), a31 = Vector256.Load(k3p + 8);
+        Vector256<float> a40 = Vector256.Load(k4p), a41 = Vector256.Load(k4p + 8), a50 = Vector256.Load(k5p), a51 = Vector256.Load(k5p + 8);
+        float* w = v, d = dm;
+        for (int t = 0; t < count; t++, w += stride, d += Panel)
+        {
+            Vector256<float> d0 = Vector256.Load(d), d1 = Vector256.Load(d + 8);
+            Vector256<float> x = Vector256.Create(w[0]);
+            a00 = Vector256.FusedMultiplyAdd(x, d0, a00); a01 = Vector256.FusedMultiplyAdd(x, d1, a01);
+            x = Vector256.Create(w[o1]);
+            a10 = Vector256.FusedMultiplyAdd(x, d0, a10); a11 = Vector256.FusedMultiplyAdd(x, d1, a11);
+            x = Vector256.Create(w[o2]);
+            a20 = Vector256.FusedMultiplyAdd(x, d0, a20); a21 = Vector256.FusedMultiplyAdd(x, d1, a21);
+            x = Vector256.Create(w[o3]);
+            a30 = Vector256.FusedMultiplyAdd(x, d0, a30); a31 = Vector256.FusedMultiplyAdd(x, d1, a31);
+            x = Vector256.Create(w[o4]);
+            a40 = Vector256.FusedMultiplyAdd(x, d0, a40); a41 = Vector256.FusedMultiplyAdd(x, d1, a41);
+            x = Vector256.Create(w[o5]);
+            a50 = Vector256.FusedMultiplyAdd(x, d0, a50); a51 = Vector256.FusedMultiplyAdd(x, d1, a51);
+        }
+        a00.Store(k0p); a01.Store(k0p + 8);
+        if (rowCount > 1) { a10.Store(k1p); a11.Store(k1p + 8); }
+        if (rowCount > 2) { a20.Store(k2p); a21.Store(k2p + 8); }
+        if (rowCount > 3) { a30.Store(k3p); a31.Store(k3p + 8); }
+        if (rowCount > 4) { a40.Store(k4p); a41.Store(k4p + 8); }
+        if (rowCount > 5) { a50.Store(k5p); a51.Store(k5p + 8); }
+    }
     private const int GradientBlockTiles = 128;
 
     /// <summary>
     /// dU[16][C][F] (+)= Σ over the tiles of <paramref name="examples"/> of V[point][t, c] · dM[point][t, f]: V = Bᵀ·d·B
-    /// of the padded input (as in <see cref="Forward"/>) and dM = A·dY·Aᵀ of dPre[N, OH, OW, F] (dY of a cut
+    /// of input[N, H, W, C] padded as in <see cref="Forward"/> and dM = A·dY·Aᵀ of dPre[N, OH, OW, F] (dY of a cut
     /// tile's missing pixels 0), the gradient of U. <see cref="FinishWeightGradient"/> turns dU into the
     /// kernel's gradient; dU of several calls adds up first (each value one chain, tile after tile).
     /// </summary>
-    public static void WeightGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+    public static void WeightGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
         Span<float> dU, bool accumulate)
     {
-        CheckGradient(padded, dPre, geometry, filters, examples, dU);
+        CheckGradient(input, dPre, geometry, filters, examples, dU);
         if (!IsSupported(geometry, filters))
         {
-            WeightGradientReference(padded, dPre, geometry, filters, examples, dU, accumulate);
+            WeightGradientReference(input, dPre, geometry, filters, examples, dU, accumulate);
             return;
         }
         int channels = geometry.Channels;
@@ -304,15 +341,9 @@ public static unsafe class Winograd
         new Span<float>(zeros, Math.Max(channels, filters)).Clear();
         float** inputCells = stackalloc float*[Points];
         float** outputCells = stackalloc float*[4];
-        float** rows = stackalloc float*[GradientBlockTiles];
-        int* offsets = stackalloc int[channels + RowTile];
-        for (int c = 0; c < channels + RowTile; c++)
+        fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
         {
-            offsets[c] = Math.Min(c, channels - 1); // a partial last row tile repeats its last channel (computed, not stored)
-        }
-        fixed (float* paddedPointer = padded, dPrePointer = dPre, dUPointer = dU)
-        {
-            var walk = new TileWalk(geometry, paddedPointer, dPrePointer, filters, zeros, zeros);
+            var walk = new TileWalk(geometry, inputPointer, dPrePointer, filters, zeros, zeros);
             int tiles = examples * TilesPerExample(geometry);
             for (int first = 0; first < tiles; first += GradientBlockTiles)
             {
@@ -328,16 +359,12 @@ public static unsafe class Winograd
                 for (int point = 0; point < Points; point++)
                 {
                     float* vPoint = v + (nint)point * count * channels;
-                    for (int t = 0; t < count; t++)
-                    {
-                        rows[t] = vPoint + (nint)t * channels;
-                    }
                     for (int panel = 0; panel < filters; panel += Panel)
                     {
                         float* dmPanel = dm + ((nint)point * filters + panel) * count; // [count][16]
                         for (int c = 0; c < channels; c += RowTile)
                         {
-                            IndirectConv.WeightTile6x16(rows, count, offsets + c, Math.Min(RowTile, channels - c), dmPanel, Panel,
+                            ProductTile6x16(vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
                                 dUPointer + ((nint)point * channels + c) * filters + panel, filters);
                         }
                     }
@@ -430,17 +457,16 @@ public static unsafe class Winograd
     }
 
     /// <summary>The scalar twin of <see cref="WeightGradient"/>: the same transforms and chains, value by value.</summary>
-    public static void WeightGradientReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+    public static void WeightGradientReference(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
         Span<float> dU, bool accumulate)
     {
-        CheckGradient(padded, dPre, geometry, filters, examples, dU);
+        CheckGradient(input, dPre, geometry, filters, examples, dU);
         int channels = geometry.Channels;
         if (!accumulate)
         {
             dU.Slice(0, Points * channels * filters).Clear();
         }
-        int paddedHeight = IndirectConv.PaddedHeight(geometry), paddedWidth = IndirectConv.PaddedWidth(geometry);
-        int paddedLength = IndirectConv.PaddedLength(geometry), outputLength = geometry.OutputPixels * filters;
+        int outputLength = geometry.OutputPixels * filters;
         int outputHeight = geometry.OutputHeight, outputWidth = geometry.OutputWidth;
         var v = new float[Points * channels];
         var dm = new float[Points * filters];
@@ -455,8 +481,7 @@ public static unsafe class Winograd
                     {
                         for (int i = 0; i < Points; i++)
                         {
-                            int r = y + i / 4, col = x + i % 4;
-                            d[i] = r < paddedHeight && col < paddedWidth ? padded[n * paddedLength + (r * paddedWidth + col) * channels + c] : 0f;
+                            d[i] = InputValue(input, geometry, n, y + i / 4, x + i % 4, c);
                         }
                         TransformInputReference(d);
                         for (int i = 0; i < Points; i++)
@@ -546,39 +571,47 @@ public static unsafe class Winograd
     /// </summary>
     private readonly struct TileWalk
     {
-        private readonly float* _padded, _output, _zeros, _discard;
-        private readonly int _channels, _filters, _paddedHeight, _paddedWidth, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
-        private readonly nint _paddedLength, _outputLength;
+        private readonly float* _input, _output, _zeros, _discard;
+        private readonly int _channels, _filters, _height, _width, _padTop, _padLeft, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
+        private readonly nint _inputLength, _outputLength;
 
-        public TileWalk(in ConvGeometry geometry, float* padded, float* output, int filters, float* zeros, float* discard)
+        public TileWalk(in ConvGeometry geometry, float* input, float* output, int filters, float* zeros, float* discard)
         {
-            _padded = padded;
+            _input = input;
             _output = output;
             _zeros = zeros;
             _discard = discard;
             _channels = geometry.Channels;
             _filters = filters;
-            _paddedHeight = IndirectConv.PaddedHeight(geometry);
-            _paddedWidth = IndirectConv.PaddedWidth(geometry);
+            _height = geometry.InputHeight;
+            _width = geometry.InputWidth;
+            _padTop = geometry.PadTop;
+            _padLeft = geometry.PadLeft;
             _outputHeight = geometry.OutputHeight;
             _outputWidth = geometry.OutputWidth;
             _tilesWide = (geometry.OutputWidth + 1) / 2;
             _tilesPerExample = TilesPerExample(geometry);
-            _paddedLength = IndirectConv.PaddedLength(geometry);
+            _inputLength = geometry.InputLength;
             _outputLength = (nint)geometry.OutputPixels * filters;
         }
 
-        /// <summary>Fills <paramref name="cells"/>[16] with tile <paramref name="tile"/>'s input cells, row by row.</summary>
+        /// <summary>
+        /// Fills <paramref name="cells"/>[16] with tile <paramref name="tile"/>'s input cells, row by row: the 4x4 block
+        /// whose top-left corner is the tile's, in the input padded by PadTop rows and PadLeft columns (zeros).
+        /// </summary>
         public void InputCells(int tile, float** cells)
         {
             var (n, y, x) = Locate(tile);
-            float* example = _padded + n * _paddedLength;
+            float* example = _input + n * _inputLength;
+            y -= _padTop;
+            x -= _padLeft;
             for (int r = 0; r < 4; r++)
             {
+                bool rowInside = (uint)(y + r) < (uint)_height;
                 for (int c = 0; c < 4; c++)
                 {
-                    bool inside = y + r < _paddedHeight && x + c < _paddedWidth;
-                    cells[r * 4 + c] = inside ? example + ((nint)(y + r) * _paddedWidth + x + c) * _channels : _zeros;
+                    bool inside = rowInside && (uint)(x + c) < (uint)_width;
+                    cells[r * 4 + c] = inside ? example + ((nint)(y + r) * _width + x + c) * _channels : _zeros;
                 }
             }
         }
@@ -611,13 +644,11 @@ public static unsafe class Winograd
     /// The scalar twin of <see cref="Forward"/>: the same transforms, products (one fused multiply-add chain
     /// per point, filter and tile, over the channels in order) and inverse transforms, value by value.
     /// </summary>
-    public static void ForwardReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+    public static void ForwardReference(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, bool relu, Span<float> output)
     {
-        CheckForward(padded, transformedKernel, bias, geometry, filters, examples, output);
-        int channels = geometry.Channels;
-        int paddedHeight = IndirectConv.PaddedHeight(geometry), paddedWidth = IndirectConv.PaddedWidth(geometry);
-        int paddedLength = IndirectConv.PaddedLength(geometry), outputLength = geometry.OutputPixels * filters;
+        CheckForward(input, transformedKernel, bias, geometry, filters, examples, output);
+        int channels = geometry.Channels, outputLength = geometry.OutputPixels * filters;
         var d = new float[Points];
         var v = new float[Points * channels];
         var m = new float[Points];
@@ -631,8 +662,7 @@ public static unsafe class Winograd
                     {
                         for (int i = 0; i < Points; i++)
                         {
-                            int r = y + i / 4, col = x + i % 4;
-                            d[i] = r < paddedHeight && col < paddedWidth ? padded[n * paddedLength + (r * paddedWidth + col) * channels + c] : 0f;
+                            d[i] = InputValue(input, geometry, n, y + i / 4, x + i % 4, c);
                         }
                         for (int j = 0; j < 4; j++)
                         {
@@ -685,6 +715,14 @@ public static unsafe class Winograd
         }
     }
 
+    /// <summary>input[n, py - PadTop, px - PadLeft, c], or 0 in the padding.</summary>
+    private static float InputValue(ReadOnlySpan<float> input, in ConvGeometry geometry, int n, int py, int px, int c)
+    {
+        int y = py - geometry.PadTop, x = px - geometry.PadLeft;
+        return y < 0 || x < 0 || y >= geometry.InputHeight || x >= geometry.InputWidth
+            ? 0f : input[((n * geometry.InputHeight + y) * geometry.InputWidth + x) * geometry.Channels + c];
+    }
+
     private static void CheckKernel(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed)
     {
         if (channels < 1 || filters < 1 || filters % Panel != 0)
@@ -699,11 +737,11 @@ public static unsafe class Winograd
         Check(transformed.Length, (long)Points * channels * filters, nameof(transformed), "16·C·F");
     }
 
-    private static void CheckForward(ReadOnlySpan<float> padded, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+    private static void CheckForward(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, Span<float> output)
     {
         CheckShape(geometry, filters, examples);
-        Check(padded.Length, (long)examples * IndirectConv.PaddedLength(geometry), nameof(padded), "N·PH·PW·C");
+        Check(input.Length, (long)examples * geometry.InputLength, nameof(input), "N·H·W·C");
         Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "16·C·F");
         if (!bias.IsEmpty)
         {
@@ -728,14 +766,14 @@ public static unsafe class Winograd
         }
     }
 
-    private static void CheckGradient(ReadOnlySpan<float> padded, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples, Span<float> dU)
+    private static void CheckGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples, Span<float> dU)
     {
         CheckShape(geometry, filters, examples);
         if (geometry.Channels < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(geometry), $"Winograd expects C >= 1; received C={geometry.Channels}.");
         }
-        Check(padded.Length, (long)examples * IndirectConv.PaddedLength(geometry), nameof(padded), "N·PH·PW·C");
+        Check(input.Length, (long)examples * geometry.InputLength, nameof(input), "N·H·W·C");
         Check(dPre.Length, (long)examples * geometry.OutputPixels * filters, nameof(dPre), "N·OH·OW·F");
         Check(dU.Length, (long)Points * geometry.Channels * filters, nameof(dU), "16·C·F");
     }

@@ -33,7 +33,7 @@ public sealed class Conv2D : Layer
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
     private Tensor? _winogradDU;       // [MaxChunks, 16·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd
-    private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only
+    private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
     private Tensor? _padded;         // [N, PH, PW]: zero-padded images, direct only
     private Tensor? _output;         // [N, OH, OW, F]
@@ -180,12 +180,12 @@ public sealed class Conv2D : Layer
         _direct = DirectConv.IsSupported(_geometry, Filters);
         _indirect = !_direct && IndirectConv.IsSupported(Filters);
         _indirectWeightGradient = _indirect && IndirectConv.SupportsWeightGradient(Filters);
-        _paddedInput = _indirect ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
         // On AVX2 machines a 3x3 stride-1 convolution runs as Winograd F(2x2, 3x3) (2.25x fewer multiply-adds);
         // the AVX-512 tiles keep the direct convolution.
         bool winograd = _indirect && IndirectConv.ReadsPanels && Winograd.IsSupported(_geometry, Filters);
         _winogradKernel = winograd ? new Tensor(Winograd.TransformedLength(channels, Filters)) : null;
         _kernelPanels = _indirect && IndirectConv.ReadsPanels && !winograd ? new Tensor(patch * Filters) : null;
+        _paddedInput = _indirect && !winograd ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
         // With the Winograd forward the kernel gradient runs Winograd too, from the same padded examples.
         _winogradDU = winograd ? new Tensor(MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
         _columns = _direct || _indirectWeightGradient || winograd ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
@@ -201,7 +201,7 @@ public sealed class Conv2D : Layer
             bool winogradGradient = IndirectConv.ReadsPanels && Winograd.IsSupported(_gradientGeometry, channels);
             _winogradFlipped = winogradGradient ? new Tensor(Winograd.TransformedLength(Filters, channels)) : null;
             _flippedPanels = IndirectConv.ReadsPanels && !winogradGradient ? new Tensor(patch * Filters) : null;
-            _paddedDPre = new Tensor(batch, IndirectConv.PaddedLength(_gradientGeometry));
+            _paddedDPre = winogradGradient ? null : new Tensor(batch, IndirectConv.PaddedLength(_gradientGeometry));
         }
         _dColumns = ComputeInputGradient && !_indirectInputGradient ? new Tensor(_keepColumns ? rows : MaxChunks * _blockRows, patch) : null;
         _dInput = new Tensor(inputShape);
@@ -289,25 +289,27 @@ public sealed class Conv2D : Layer
         bool relu = Activation == Activation.Relu;
         if (_indirect)
         {
-            // The windows are read in place from the zero-padded examples: no im2col copy.
-            int paddedLength = IndirectConv.PaddedLength(_geometry);
-            Span<float> padded = _paddedInput!.Span.Slice(first * paddedLength, examples * paddedLength); // [examples, PH, PW, C]
-            IndirectConv.Pad(input, _geometry, examples, padded);
             Span<float> result = destination;                                                               // [rows, F]
+            ReadOnlySpan<float> usedBias = _bias is null ? default : _bias.Value.ReadOnlySpan;
             if (_winogradKernel is not null)
             {
-                Winograd.Forward(padded, _winogradKernel.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
-                    _geometry, Filters, examples, relu && _bias is not null, result);
-            }
-            else if (_kernelPanels is not null)
-            {
-                IndirectConv.ForwardPanels(padded, _kernelPanels.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
-                    _geometry, Filters, 0, rows, relu && _bias is not null, result);
+                // Winograd reads the input and its padding in place.
+                Winograd.Forward(input, _winogradKernel.ReadOnlySpan, usedBias, _geometry, Filters, examples, relu && _bias is not null, result);
             }
             else
             {
-                IndirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan,
-                    _geometry, Filters, 0, rows, relu && _bias is not null, result);
+                // The windows are read in place from the zero-padded examples: no im2col copy.
+                int paddedLength = IndirectConv.PaddedLength(_geometry);
+                Span<float> padded = _paddedInput!.Span.Slice(first * paddedLength, examples * paddedLength); // [examples, PH, PW, C]
+                IndirectConv.Pad(input, _geometry, examples, padded);
+                if (_kernelPanels is not null)
+                {
+                    IndirectConv.ForwardPanels(padded, _kernelPanels.ReadOnlySpan, usedBias, _geometry, Filters, 0, rows, relu && _bias is not null, result);
+                }
+                else
+                {
+                    IndirectConv.Forward(padded, _kernel!.Value.ReadOnlySpan, usedBias, _geometry, Filters, 0, rows, relu && _bias is not null, result);
+                }
             }
             if (relu && _bias is null)
             {
@@ -577,11 +579,10 @@ public sealed class Conv2D : Layer
             : dOutput;                                                                                          // [examples, OH, OW, F]
         if (_winogradDU is not null)
         {
-            // dU = Σ over the chunk's tiles of V ⊗ dM in the 16 Winograd points (V from the forward's zero-padded
-            // examples); FinishChunk turns it into the kernel gradient once the chunk is done.
+            // dU = Σ over the chunk's tiles of V ⊗ dM in the 16 Winograd points (V from the forward's input,
+            // its padding read in place); FinishChunk turns it into the kernel gradient once the chunk is done.
             int length = Winograd.TransformedLength(_geometry.Channels, Filters);
-            Winograd.WeightGradient(_paddedInput!.ReadOnlySpan.Slice(first * IndirectConv.PaddedLength(_geometry), examples * IndirectConv.PaddedLength(_geometry)),
-                chunkDPre, _geometry, Filters, examples, _winogradDU.Span.Slice(chunk * length, length), accumulate: !startsChunk);
+            Winograd.WeightGradient(input, chunkDPre, _geometry, Filters, examples, _winogradDU.Span.Slice(chunk * length, length), accumulate: !startsChunk);
         }
         else if (_indirectWeightGradient)
         {
@@ -594,16 +595,16 @@ public sealed class Conv2D : Layer
         if (_indirectInputGradient)
         {
             // dInput = dPre (zero-padded) convolved with the flipped kernel: each value one chain, written once.
-            ReadOnlySpan<float> dPre = chunkDPre;
-            int paddedLength = IndirectConv.PaddedLength(_gradientGeometry);
-            Span<float> padded = _paddedDPre!.Span.Slice(first * paddedLength, examples * paddedLength);      // [examples, OH + KH - 1, OW + KW - 1, F]
-            IndirectConv.Pad(dPre, _gradientGeometry, examples, padded);
-            int inputRows = examples * _geometry.InputHeight * _geometry.InputWidth;
             if (_winogradFlipped is not null)
             {
-                Winograd.Forward(padded, _winogradFlipped.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, examples, relu: false, dInput);
+                Winograd.Forward(chunkDPre, _winogradFlipped.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, examples, relu: false, dInput);
+                return;
             }
-            else if (_flippedPanels is not null)
+            int paddedLength = IndirectConv.PaddedLength(_gradientGeometry);
+            Span<float> padded = _paddedDPre!.Span.Slice(first * paddedLength, examples * paddedLength);      // [examples, OH + KH - 1, OW + KW - 1, F]
+            IndirectConv.Pad(chunkDPre, _gradientGeometry, examples, padded);
+            int inputRows = examples * _geometry.InputHeight * _geometry.InputWidth;
+            if (_flippedPanels is not null)
             {
                 IndirectConv.ForwardPanels(padded, _flippedPanels.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, 0, inputRows, relu: false, dInput);
             }
