@@ -1,4 +1,5 @@
 using Engine.Kernels;
+using static Engine.Tests.Kernels.KernelData;
 
 namespace Engine.Tests.Kernels;
 
@@ -229,17 +230,4 @@ public class DirectConvTests
         DirectConv.Pad(Gaussian(count * geometry.InputLength, random), geometry, count, padded);
         return padded;
     }
-
-    private static float[] Gaussian(int length, RandomSource random)
-    {
-        float[] values = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            values[i] = (float)random.NextGaussian();
-        }
-        return values;
-    }
-
-    private static void AssertBitEqual(float[] actual, float[] expected, string what) =>
-        Assert.That(actual.Select(BitConverter.SingleToUInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToUInt32Bits)), what);
 }

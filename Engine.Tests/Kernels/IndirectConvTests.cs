@@ -1,4 +1,5 @@
 using Engine.Kernels;
+using static Engine.Tests.Kernels.KernelData;
 
 namespace Engine.Tests.Kernels;
 
@@ -281,17 +282,4 @@ public class IndirectConvTests
             IndirectConv.Forward(padded, kernel, ReadOnlySpan<float>.Empty, geometry, 64, 0, 1, true, output));
         Assert.That(relu!.Message, Does.Contain("ReLU"));
     }
-
-    private static float[] Gaussian(int length, RandomSource random)
-    {
-        float[] values = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            values[i] = (float)random.NextGaussian();
-        }
-        return values;
-    }
-
-    private static void AssertBitEqual(float[] actual, float[] expected, string what) =>
-        Assert.That(actual.Select(BitConverter.SingleToUInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToUInt32Bits)), what);
 }

@@ -1,4 +1,5 @@
 using Engine.Kernels;
+using static Engine.Tests.Kernels.KernelData;
 
 namespace Engine.Tests.Kernels;
 
@@ -177,6 +178,8 @@ public class WinogradTests
         Assert.That(Winograd.IsSupported(strided, 16), Is.False, "stride 2");
         var wide = ConvGeometry.TryCreate(8, 8, 8, new Size2(5, 5), new Size2(1, 1), Padding.Same)!.Value;
         Assert.That(Winograd.IsSupported(wide, 16), Is.False, "5x5 kernel");
+        Assert.That(Winograd.IsSupported(Geometry(4, 4, Winograd.MaxWidth + 8, Padding.Same), 16), Is.False, "C past MaxWidth");
+        Assert.That(Winograd.IsSupported(Geometry(4, 4, 8, Padding.Same), Winograd.MaxWidth + 16), Is.False, "F past MaxWidth");
     }
 
     [Test]
@@ -202,17 +205,4 @@ public class WinogradTests
             Winograd.Forward(new float[geometry.InputLength], transformed, default, geometry, 16, 1, false, new float[5]));
         Assert.That(shortOutput!.Message, Does.Contain("output").And.Contain("N·OH·OW·F"));
     }
-
-    private static float[] Gaussian(int length, RandomSource random)
-    {
-        float[] values = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            values[i] = (float)random.NextGaussian();
-        }
-        return values;
-    }
-
-    private static void AssertBitEqual(float[] actual, float[] expected, string what) =>
-        Assert.That(actual.Select(BitConverter.SingleToUInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToUInt32Bits)), what);
 }

@@ -34,13 +34,18 @@ public static unsafe class Winograd
     /// <summary>Rows of the product tile (IndirectConv's AVX2 6x16 tile).</summary>
     private const int RowTile = 6;
 
+    /// <summary>The largest C and F the SIMD kernels take (their zero and discard rows are on the stack).</summary>
+    public const int MaxWidth = 4096;
+
     /// <summary>
-    /// True when <see cref="Forward"/> runs for this geometry and filter count: a 3x3 kernel with strides of 1,
-    /// C a multiple of 8 and F a multiple of 16, on a machine with AVX2 and FMA.
+    /// True when <see cref="Forward"/> runs its SIMD kernels for this geometry and filter count: a 3x3 kernel with
+    /// strides of 1, C a multiple of 8 and F a multiple of 16 (both at most <see cref="MaxWidth"/>), on a
+    /// machine with AVX2 and FMA. Otherwise the methods run their scalar twins.
     /// </summary>
     public static bool IsSupported(in ConvGeometry geometry, int filters) =>
         geometry.KernelHeight == 3 && geometry.KernelWidth == 3 && geometry.StrideHeight == 1 && geometry.StrideWidth == 1
-        && geometry.Channels > 0 && geometry.Channels % Vector256<float>.Count == 0 && filters > 0 && filters % Panel == 0
+        && geometry.Channels > 0 && geometry.Channels % Vector256<float>.Count == 0 && geometry.Channels <= MaxWidth
+        && filters > 0 && filters % Panel == 0 && filters <= MaxWidth
         && Vector256.IsHardwareAccelerated && Fma.IsSupported;
 
     /// <summary>The length of a transformed kernel: 16 · C · F.</summary>
