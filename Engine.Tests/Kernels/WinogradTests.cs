@@ -9,8 +9,9 @@ public class WinogradTests
 {
     /// <summary>
     /// (H, W, C, F, padding): the model's second and third layers and their input gradients (C and F
-    /// swapped), odd sizes (a cut last tile row and column), 1x1 and 2x3 images, VALID, and a tile count
-    /// past one block that is not a multiple of the product tile.
+    /// swapped), odd sizes (a cut last tile row and column), 1x1 and 2x3 images, VALID, a tile count
+    /// past one block that is not a multiple of the product tile, and a kernel-gradient block large enough
+    /// to be multiplied one row of points at a time.
     /// </summary>
     public static IEnumerable<TestCaseData> Geometries()
     {
@@ -18,6 +19,7 @@ public class WinogradTests
         yield return new TestCaseData(7, 7, 64, 128, Padding.Same);
         yield return new TestCaseData(14, 14, 64, 32, Padding.Same);
         yield return new TestCaseData(7, 7, 128, 64, Padding.Same);
+        yield return new TestCaseData(14, 14, 64, 128, Padding.Same); // 3 examples: a kernel-gradient block past 768 KiB, one row of points at a time
         yield return new TestCaseData(5, 9, 8, 16, Padding.Same);
         yield return new TestCaseData(1, 1, 16, 16, Padding.Same);
         yield return new TestCaseData(6, 6, 64, 16, Padding.Same);
