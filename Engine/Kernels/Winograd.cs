@@ -6,19 +6,20 @@ namespace Engine.Kernels;
 
 /// <summary>
 /// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016), on NHWC
-/// examples padded as their <see cref="ConvGeometry"/> says (the zeros read in place, never copied). Each 2x2 block of output
-/// pixels (a tile) is computed from the 4x4 block of padded input under it: the input block and the
-/// kernel are transformed into 16 points, multiplied point by point and summed over the channels (16
-/// products [tiles, C] x [C, F]), and the 16 sums are transformed back into the 2x2 outputs. That is
-/// 16 multiply-adds per tile, channel and filter where the convolution takes 36: 2.25x fewer.
+/// examples padded as their <see cref="ConvGeometry"/> says (the zeros read in place, never copied).
+/// Each 2x2 block of output pixels (a tile) is computed from the 4x4 block of padded input under it:
+/// the input block and the kernel are transformed into 16 points, multiplied point by point and summed
+/// over the channels (16 products [tiles, C] x [C, F]), and the 16 sums are transformed back into the
+/// 2x2 outputs. That is 16 multiply-adds per tile, channel and filter where the convolution takes 36:
+/// 2.25x fewer.
 /// </summary>
 /// <remarks>
 /// With B, G and A the F(2x2, 3x3) matrices, V = Bᵀ·d·B (input block d, 4x4), U = G·g·Gᵀ (kernel g, 3x3),
 /// Y = Aᵀ·M·A with M = Σ over channels of V ⊙ U:
 /// Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], Aᵀ = [1 1 1 0; 0 1 -1 -1].
-/// Every value is one fixed chain of operations, the same in the SIMD kernels and in
-/// <see cref="ForwardReference"/> (so the bits do not depend on the thread count or the vector width),
-/// but not the convolution's chain: results differ from a direct convolution by rounding only.
+/// Every value is one fixed chain of operations, the same in the SIMD kernels and in their scalar twins
+/// (<see cref="ForwardReference"/>, ...), so the bits depend neither on the thread count nor on which of
+/// the two runs; but it is not the direct convolution's chain, from which the results differ by rounding.
 /// </remarks>
 public static unsafe class Winograd
 {
@@ -690,8 +691,9 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// Where tile t reads and writes: its 16 padded input cells (a zero row where the 4x4 block passes
-    /// the padded image, for an odd output size) and its 4 output cells (a discard row past the output).
+    /// Where tile t reads and writes: its 16 input cells (a zero row in the padding, and past the padded
+    /// image for an odd output size) and its 4 output cells (a discard row past the output, or a zero row
+    /// when the "output" is the dPre the kernel gradient reads).
     /// </summary>
     private readonly struct TileWalk
     {
