@@ -186,7 +186,7 @@ public sealed class Conv2D : Layer
         _winogradKernel = winograd ? new Tensor(Winograd.TransformedLength(channels, Filters)) : null;
         _kernelPanels = _indirect && IndirectConv.ReadsPanels && !winograd ? new Tensor(patch * Filters) : null;
         _paddedInput = _indirect && !winograd ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
-        // With the Winograd forward the kernel gradient runs Winograd too, from the same padded examples.
+        // With the Winograd forward the kernel gradient runs Winograd too, reading the same input in place.
         _winogradDU = winograd ? new Tensor(MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
         _columns = _direct || _indirectWeightGradient || winograd ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
