@@ -175,7 +175,10 @@ public static unsafe class Winograd
                 for (int t = 0; t < count; t++)
                 {
                     walk.InputCells(first + t, inputCells);
-                    TransformInput(inputCells, channels, v + (nint)t * channels, (nint)BlockTiles * channels);
+                    for (int row = 0; row < 4; row++)
+                    {
+                        TransformInputRow(inputCells, row, channels, v + (4 * row * BlockTiles + t) * (nint)channels, (nint)BlockTiles * channels);
+                    }
                 }
                 Multiply(v, kernelPointer, m, count, channels, filters);
                 float* b = bias.IsEmpty ? null : biasPointer;
@@ -214,24 +217,6 @@ public static unsafe class Winograd
                         mPoint + (nint)t * filters + panel, filters, tileRows);
                 }
             }
-        }
-    }
-
-    /// <summary>V = Bᵀ·d·B for every 8 channels of one tile: <paramref name="cells"/> are the 16 input cells (zeros outside the image).</summary>
-    private static void TransformInput(float** cells, int channels, float* v, nint pointStride)
-    {
-        for (int c = 0; c < channels; c += Vector256<float>.Count)
-        {
-            // Bᵀ·d: the rows t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3, column by column.
-            Vector256<float> d00 = Vector256.Load(cells[0] + c), d01 = Vector256.Load(cells[1] + c), d02 = Vector256.Load(cells[2] + c), d03 = Vector256.Load(cells[3] + c);
-            Vector256<float> d10 = Vector256.Load(cells[4] + c), d11 = Vector256.Load(cells[5] + c), d12 = Vector256.Load(cells[6] + c), d13 = Vector256.Load(cells[7] + c);
-            Vector256<float> d20 = Vector256.Load(cells[8] + c), d21 = Vector256.Load(cells[9] + c), d22 = Vector256.Load(cells[10] + c), d23 = Vector256.Load(cells[11] + c);
-            Vector256<float> d30 = Vector256.Load(cells[12] + c), d31 = Vector256.Load(cells[13] + c), d32 = Vector256.Load(cells[14] + c), d33 = Vector256.Load(cells[15] + c);
-            float* p = v + c;
-            InputRow(p, pointStride, d00 - d20, d01 - d21, d02 - d22, d03 - d23);
-            InputRow(p + 4 * pointStride, pointStride, d10 + d20, d11 + d21, d12 + d22, d13 + d23);
-            InputRow(p + 8 * pointStride, pointStride, d20 - d10, d21 - d11, d22 - d12, d23 - d13);
-            InputRow(p + 12 * pointStride, pointStride, d10 - d30, d11 - d31, d12 - d32, d13 - d33);
         }
     }
 
@@ -277,7 +262,6 @@ public static unsafe class Winograd
         }
     }
 
-    /// <summary>Tiles per block of the kernel gradient: its transformed input and gradient are kept for the whole block.</summary>
     /// <summary>
     /// dU rows c..c+5 x 16 filters += Σ over <paramref name="count"/> tiles of v[t, c + i] · dm[t, 16]: v's rows
     /// <paramref name="stride"/> floats apart, dm a panel (rows 16 floats apart); a partial tile computes
@@ -315,7 +299,17 @@ public static unsafe class Winograd
         if (rowCount > 4) { a40.Store(k4p); a41.Store(k4p + 8); }
         if (rowCount > 5) { a50.Store(k5p); a51.Store(k5p + 8); }
     }
+
+    /// <summary>Tiles per block of the kernel gradient: its transformed input and gradient are kept for the whole block.</summary>
     private const int GradientBlockTiles = 128;
+
+    /// <summary>
+    /// Above this many bytes of a block's transformed input and gradient (all 16 points), the kernel gradient
+    /// transforms and multiplies one row of 4 points at a time, so that what the products read stays in L2
+    /// (512 KiB a core here). Single-core A/B, same bits: conv3 (7x7, C 64, F 128: 983 KB) 0.90 of the time;
+    /// conv2 (14x14, C 32, F 64: 602 KB) 1.03, so it keeps all 16 points.
+    /// </summary>
+    private const int RowsAbove = 768 << 10;
 
     /// <summary>
     /// dU[16][C][F] (+)= Σ over the tiles of <paramref name="examples"/> of V[point][t, c] · dM[point][t, f]: V = Bᵀ·d·B
@@ -338,70 +332,10 @@ public static unsafe class Winograd
             dU.Slice(0, Points * channels * filters).Clear();
         }
         int tiles = examples * TilesPerExample(geometry);
-        if ((long)Points * Math.Min(GradientBlockTiles, tiles) * (channels + filters) * sizeof(float) > RowsAbove)
-        {
-            WeightGradientByRows(input, dPre, geometry, filters, examples, dU);
-            return;
-        }
-        int transformedLength = Points * GradientBlockTiles * channels, gradientLength = Points * GradientBlockTiles * filters;
-        if (t_gradientScratch is null || t_gradientScratch.Length < transformedLength + gradientLength)
-        {
-            t_gradientScratch = GC.AllocateUninitializedArray<float>(transformedLength + gradientLength, pinned: true);
-        }
-        float* scratch = (float*)Unsafe.AsPointer(ref t_gradientScratch[0]); // pinned
-        float* zeros = stackalloc float[Math.Max(channels, filters)];
-        new Span<float>(zeros, Math.Max(channels, filters)).Clear();
-        float** inputCells = stackalloc float*[Points];
-        float** outputCells = stackalloc float*[4];
-        fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
-        {
-            var walk = new TileWalk(geometry, inputPointer, dPrePointer, filters, zeros, zeros);
-            for (int first = 0; first < tiles; first += GradientBlockTiles)
-            {
-                int count = Math.Min(GradientBlockTiles, tiles - first);
-                float* v = scratch, dm = scratch + transformedLength; // v[16][count][C], dm[16][F / 16][count][16]
-                for (int t = 0; t < count; t++)
-                {
-                    walk.InputCells(first + t, inputCells);
-                    TransformInput(inputCells, channels, v + (nint)t * channels, (nint)count * channels);
-                    walk.OutputCells(first + t, outputCells);
-                    TransformGradient(outputCells, filters, dm + (nint)t * Panel, count);
-                }
-                for (int point = 0; point < Points; point++)
-                {
-                    float* vPoint = v + (nint)point * count * channels;
-                    for (int panel = 0; panel < filters; panel += Panel)
-                    {
-                        float* dmPanel = dm + ((nint)point * filters + panel) * count; // [count][16]
-                        for (int c = 0; c < channels; c += RowTile)
-                        {
-                            ProductTile6x16(vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
-                                dUPointer + ((nint)point * channels + c) * filters + panel, filters);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Above this many bytes of a block's transformed input and gradient (all 16 points), the kernel gradient
-    /// transforms and multiplies one row of 4 points at a time, so that what the products read stays in L2
-    /// (512 KiB a core here). Single-core A/B, same bits: conv3 (7x7, C 64, F 128: 983 KB) 0.90 of the time;
-    /// conv2 (14x14, C 32, F 64: 602 KB) 1.03, so it keeps all 16 points.
-    /// </summary>
-    private const int RowsAbove = 768 << 10;
-
-    /// <summary>
-    /// The products of <see cref="WeightGradient"/> one row of the 4x4 points at a time: a block's transformed
-    /// input and gradient for 4 points (not 16) stay in L2 while the product tiles read them.
-    /// </summary>
-    private static void WeightGradientByRows(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
-        Span<float> dU)
-    {
-        int channels = geometry.Channels;
-        const int RowPoints = 4;
-        int transformedLength = RowPoints * GradientBlockTiles * channels, gradientLength = RowPoints * GradientBlockTiles * filters;
+        // A pass transforms and multiplies rowsPerPass rows of the 4x4 points: all 4, or 1 when 16 points do not fit.
+        int rowsPerPass = (long)Points * Math.Min(GradientBlockTiles, tiles) * (channels + filters) * sizeof(float) > RowsAbove ? 1 : 4;
+        int passPoints = 4 * rowsPerPass;
+        int transformedLength = passPoints * GradientBlockTiles * channels, gradientLength = passPoints * GradientBlockTiles * filters;
         if (t_gradientScratch is null || t_gradientScratch.Length < transformedLength + gradientLength)
         {
             t_gradientScratch = GC.AllocateUninitializedArray<float>(transformedLength + gradientLength, pinned: true);
@@ -410,42 +344,44 @@ public static unsafe class Winograd
         {
             t_cells = GC.AllocateUninitializedArray<nint>(GradientBlockTiles * (Points + 4), pinned: true);
         }
-        float* scratch = (float*)Unsafe.AsPointer(ref t_gradientScratch[0]); // pinned
-        float** cells = (float**)Unsafe.AsPointer(ref t_cells[0]);           // pinned: [count][16] input cells, then [count][4] dY cells
+        float* v = (float*)Unsafe.AsPointer(ref t_gradientScratch[0]);  // pinned: [pass points][count][C]
+        float* dm = v + transformedLength;                               // [pass points][F / 16][count][16]
+        float** inputCells = (float**)Unsafe.AsPointer(ref t_cells[0]);  // pinned: [count][16] input cells
+        float** outputCells = inputCells + (nint)GradientBlockTiles * Points; // [count][4] dY cells
         float* zeros = stackalloc float[Math.Max(channels, filters)];
         new Span<float>(zeros, Math.Max(channels, filters)).Clear();
         fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
         {
             var walk = new TileWalk(geometry, inputPointer, dPrePointer, filters, zeros, zeros);
-            int tiles = examples * TilesPerExample(geometry);
             for (int first = 0; first < tiles; first += GradientBlockTiles)
             {
                 int count = Math.Min(GradientBlockTiles, tiles - first);
-                float** inputCells = cells, outputCells = cells + (nint)GradientBlockTiles * Points;
+                nint vPoint = (nint)count * channels, dmPoint = (nint)count * filters;
                 for (int t = 0; t < count; t++)
                 {
                     walk.InputCells(first + t, inputCells + (nint)t * Points);
                     walk.OutputCells(first + t, outputCells + (nint)t * 4);
                 }
-                for (int row = 0; row < 4; row++)
+                for (int firstRow = 0; firstRow < 4; firstRow += rowsPerPass)
                 {
-                    float* v = scratch, dm = scratch + transformedLength; // v[4][count][C], dm[4][F / 16][count][16]
                     for (int t = 0; t < count; t++)
                     {
-                        TransformInputRow(inputCells + (nint)t * Points, row, channels, v + (nint)t * channels, (nint)count * channels);
-                        TransformGradientRow(outputCells + (nint)t * 4, row, filters, dm + (nint)t * Panel, count);
+                        for (int row = 0; row < rowsPerPass; row++)
+                        {
+                            TransformInputRow(inputCells + (nint)t * Points, firstRow + row, channels, v + 4 * row * vPoint + (nint)t * channels, vPoint);
+                            TransformGradientRow(outputCells + (nint)t * 4, firstRow + row, filters, dm + 4 * row * dmPoint + (nint)t * Panel, count);
+                        }
                     }
-                    for (int column = 0; column < RowPoints; column++)
+                    for (int k = 0; k < passPoints; k++)
                     {
-                        int point = row * 4 + column;
-                        float* vPoint = v + (nint)column * count * channels;
+                        float* dU0 = dUPointer + (nint)(4 * firstRow + k) * channels * filters;
                         for (int panel = 0; panel < filters; panel += Panel)
                         {
-                            float* dmPanel = dm + ((nint)column * filters + panel) * count; // [count][16]
+                            float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16]
                             for (int c = 0; c < channels; c += RowTile)
                             {
-                                ProductTile6x16(vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
-                                    dUPointer + ((nint)point * channels + c) * filters + panel, filters);
+                                ProductTile6x16(v + k * vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
+                                    dU0 + (nint)c * filters + panel, filters);
                             }
                         }
                     }
@@ -457,7 +393,10 @@ public static unsafe class Winograd
     [ThreadStatic]
     private static nint[]? t_cells;
 
-    /// <summary>Row <paramref name="row"/> of V = Bᵀ·d·B (its 4 points) for every 8 channels of one tile, as <see cref="TransformInput"/> computes it.</summary>
+    /// <summary>
+    /// Row <paramref name="row"/> of V = Bᵀ·d·B (its 4 points, <paramref name="pointStride"/> floats apart) for every
+    /// 8 channels of one tile: <paramref name="cells"/> are its 16 input cells, row by row (zeros outside the image).
+    /// </summary>
     private static void TransformInputRow(float** cells, int row, int channels, float* v, nint pointStride)
     {
         // Row r of Bᵀ·d: d0 - d2, d1 + d2, d2 - d1, d1 - d3 (rows of the block).
@@ -479,7 +418,10 @@ public static unsafe class Winograd
         }
     }
 
-    /// <summary>Row <paramref name="row"/> of dM = A·dY·Aᵀ (its 4 points) for every 8 filters of one tile, as <see cref="TransformGradient"/> computes it.</summary>
+    /// <summary>
+    /// Row <paramref name="row"/> of dM = A·dY·Aᵀ (its 4 points) for every 8 filters of one tile: <paramref name="cells"/>
+    /// are its 4 dY cells (zeros past the output); written to dm[point][F / 16][count][16] at this tile's row.
+    /// </summary>
     private static void TransformGradientRow(float** cells, int row, int filters, float* dm, int count)
     {
         nint point = (nint)filters * count;
@@ -501,26 +443,7 @@ public static unsafe class Winograd
     [ThreadStatic]
     private static float[]? t_gradientScratch;
 
-    /// <summary>
-    /// dM = A·dY·Aᵀ of one tile for every 8 filters: <paramref name="cells"/> are its 4 dY cells (zeros past the
-    /// output); written to dm[point][F / 16][count][16] at this tile's row (<paramref name="dm"/>).
-    /// </summary>
-    private static void TransformGradient(float** cells, int filters, float* dm, int count)
-    {
-        nint point = (nint)filters * count; // one point's panels
-        for (int f = 0; f < filters; f += Vector256<float>.Count)
-        {
-            Vector256<float> y00 = Vector256.Load(cells[0] + f), y01 = Vector256.Load(cells[1] + f);
-            Vector256<float> y10 = Vector256.Load(cells[2] + f), y11 = Vector256.Load(cells[3] + f);
-            float* p = dm + (nint)(f / Panel) * Panel * count + f % Panel;
-            // A·dY: the rows y0, y0 + y1, y0 - y1, -y1; then each row's points p, p + q, p - q, -q.
-            GradientRow(p, point, y00, y01);
-            GradientRow(p + 4 * point, point, y00 + y10, y01 + y11);
-            GradientRow(p + 8 * point, point, y00 - y10, y01 - y11);
-            GradientRow(p + 12 * point, point, -y10, -y11);
-        }
-    }
-
+    /// <summary>One row of dM's points from a row (a, b) of A·dY: a, a + b, a - b, -b, <paramref name="point"/> floats apart.</summary>
     private static void GradientRow(float* p, nint point, Vector256<float> a, Vector256<float> b)
     {
         a.Store(p);
@@ -646,7 +569,7 @@ public static unsafe class Winograd
         }
     }
 
-    /// <summary>Bᵀ·d·B of one channel's 4x4 block, in place, as <see cref="TransformInput"/> computes it.</summary>
+    /// <summary>Bᵀ·d·B of one channel's 4x4 block, in place, as <see cref="TransformInputRow"/> computes it row by row.</summary>
     private static void TransformInputReference(Span<float> d)
     {
         for (int j = 0; j < 4; j++)
