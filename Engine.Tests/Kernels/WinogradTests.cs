@@ -170,6 +170,18 @@ public class WinogradTests
     }
 
     [Test]
+    public void WeightGradientOfNoExamplesIsZeroUnlessItAccumulates()
+    {
+        var geometry = Geometry(7, 7, 64, Padding.Same);
+        float[] dU = Enumerable.Repeat(float.NaN, Winograd.TransformedLength(64, 128)).ToArray();
+        Winograd.WeightGradient([], [], geometry, 128, 0, dU, accumulate: false);
+        Assert.That(dU, Is.All.EqualTo(0f), "no tiles, accumulate: false");
+        dU[5] = 2.5f;
+        Winograd.WeightGradient([], [], geometry, 128, 0, dU, accumulate: true);
+        Assert.That(dU[5], Is.EqualTo(2.5f), "no tiles, accumulate: true leaves dU as it was");
+    }
+
+    [Test]
     public void IsSupportedOnlyFor3x3StrideOneWithWholeVectors()
     {
         bool machine = System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;

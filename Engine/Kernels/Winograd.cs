@@ -268,13 +268,28 @@ public static unsafe class Winograd
     /// rows past <paramref name="rowCount"/> from its last row and stores only its own.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductTile6x16(float* v, nint stride, int count, int rowCount, float* dm, float* dU, nint dUStride)
+    private static void ProductTile6x16(float* v, nint stride, int count, int rowCount, float* dm, float* dU, nint dUStride, bool fromZero)
     {
         nint o1 = Math.Min(1, rowCount - 1), o2 = Math.Min(2, rowCount - 1), o3 = Math.Min(3, rowCount - 1), o4 = Math.Min(4, rowCount - 1), o5 = Math.Min(5, rowCount - 1);
         float* k0p = dU, k1p = dU + o1 * dUStride, k2p = dU + o2 * dUStride, k3p = dU + o3 * dUStride, k4p = dU + o4 * dUStride, k5p = dU + o5 * dUStride;
-        Vector256<float> a00 = Vector256.Load(k0p), a01 = Vector256.Load(k0p + 8), a10 = Vector256.Load(k1p), a11 = Vector256.Load(k1p + 8);
-        Vector256<float> a20 = Vector256.Load(k2p), a21 = Vector256.Load(k2p + 8), a30 = Vector256.Load(k3p), a31 = Vector256.Load(k3p + 8);
-        Vector256<float> a40 = Vector256.Load(k4p), a41 = Vector256.Load(k4p + 8), a50 = Vector256.Load(k5p), a51 = Vector256.Load(k5p + 8);
+        Vector256<float> a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
+        if (fromZero)
+        {
+            // The first addends of dU: the chains start from +0, as from a cleared dU.
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = Vector256<float>.Zero;
+        }
+        else
+        {
+            a00 = Vector256.Load(k0p); a01 = Vector256.Load(k0p + 8); a10 = Vector256.Load(k1p); a11 = Vector256.Load(k1p + 8);
+            a20 = Vector256.Load(k2p); a21 = Vector256.Load(k2p + 8); a30 = Vector256.Load(k3p); a31 = Vector256.Load(k3p + 8);
+            a40 = Vector256.Load(k4p); a41 = Vector256.Load(k4p + 8); a50 = Vector256.Load(k5p); a51 = Vector256.Load(k5p + 8);
+        }
+        // The next tile's rows of dU (6 rows further on; a prefetch never faults) are on their way while
+        // this tile's chains run: without it each tile waited for its rows first (whole training step,
+        // one core, in-process A/B: 0.97 of the time).
+        float* next = dU + 6 * dUStride;
+        Sse.Prefetch0(next); Sse.Prefetch0(next + dUStride); Sse.Prefetch0(next + 2 * dUStride);
+        Sse.Prefetch0(next + 3 * dUStride); Sse.Prefetch0(next + 4 * dUStride); Sse.Prefetch0(next + 5 * dUStride);
         float* w = v, d = dm;
         for (int t = 0; t < count; t++, w += stride, d += Panel)
         {
@@ -327,11 +342,11 @@ public static unsafe class Winograd
             return;
         }
         int channels = geometry.Channels;
-        if (!accumulate)
-        {
-            dU.Slice(0, Points * channels * filters).Clear();
-        }
         int tiles = examples * TilesPerExample(geometry);
+        if (!accumulate && tiles == 0)
+        {
+            dU.Slice(0, Points * channels * filters).Clear(); // no block to start the chains
+        }
         // A pass transforms and multiplies rowsPerPass rows of the 4x4 points: all 4, or 1 when 16 points do not fit.
         int rowsPerPass = (long)Points * Math.Min(GradientBlockTiles, tiles) * (channels + filters) * sizeof(float) > RowsAbove ? 1 : 4;
         int passPoints = 4 * rowsPerPass;
@@ -356,6 +371,7 @@ public static unsafe class Winograd
             for (int first = 0; first < tiles; first += GradientBlockTiles)
             {
                 int count = Math.Min(GradientBlockTiles, tiles - first);
+                bool fromZero = !accumulate && first == 0; // the first block starts dU's chains (no cleared dU to load)
                 nint vPoint = (nint)count * channels, dmPoint = (nint)count * filters;
                 for (int t = 0; t < count; t++)
                 {
@@ -381,7 +397,7 @@ public static unsafe class Winograd
                             for (int c = 0; c < channels; c += RowTile)
                             {
                                 ProductTile6x16(v + k * vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
-                                    dU0 + (nint)c * filters + panel, filters);
+                                    dU0 + (nint)c * filters + panel, filters, fromZero);
                             }
                         }
                     }
