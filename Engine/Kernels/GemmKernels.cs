@@ -288,6 +288,17 @@ internal static unsafe class GemmKernels
                     for (int row = 0; row < rows; row += 6)
                     {
                         prefetch.Next();
+                        if (mode != TileMode.Overwrite && row + 6 < rows && Sse.IsSupported)
+                        {
+                            // The next tile's rows of c, which it reads first, on their way while this tile's
+                            // chains run (Dense's kernel gradient, 2 MB of c: 0.79-0.89 of the time, A/B).
+                            float* next = c + (row + 6) * cStride + column;
+                            for (int i = 0; i < Math.Min(6, rows - row - 6); i++, next += cStride)
+                            {
+                                Sse.Prefetch0(next);
+                                Sse.Prefetch0(next + 15);
+                            }
+                        }
                         Tile6x2<TOps, TVector>(a + row * aRowStride, aRowStride, aDepthStride, panel, 16,
                             c + row * cStride + column, cStride, Math.Min(6, rows - row), depth, mode);
                     }
