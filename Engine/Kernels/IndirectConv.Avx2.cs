@@ -117,7 +117,7 @@ public static unsafe partial class IndirectConv
     /// <paramref name="panel"/> is one packed panel: its rows, tap-major then channel, 16 floats apart.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Tile6x16(float** windows, nint* tapOffsets, int taps, int channels, float* panel,
+    private static void Tile6x16(float** windows, nint* tapOffsets, int taps, int channels, float* panel,
         float* bias, bool relu, float* output, nint outputStride, int rows)
     {
         Debug.Assert(rows >= 1 && rows <= PixelTile);

@@ -32,7 +32,7 @@ public static unsafe class Winograd
     /// <summary>Tiles transformed, multiplied and transformed back together (a multiple of the product tile's 6 rows).</summary>
     private const int BlockTiles = 12;
 
-    /// <summary>Rows of the product tile (IndirectConv's AVX2 6x16 tile).</summary>
+    /// <summary>Rows of the product tiles (6 rows x 16 filters: 12 accumulators of the 16 AVX2 registers).</summary>
     private const int RowTile = 6;
 
     /// <summary>The largest C and F the SIMD kernels take (their zero and discard rows are on the stack).</summary>
@@ -194,28 +194,60 @@ public static unsafe class Winograd
     [ThreadStatic]
     private static float[]? t_scratch;
 
-    /// <summary>The 16 products of a block: m[point][t, F] = v[point][t, C] · U[point][C, F], through IndirectConv's 6x16 tile.</summary>
+    /// <summary>
+    /// m rows t..t+5 x all F = v rows t..t+5 [C] · U[point] (panels of 16 filters, [F / 16][C][16]): a 6x16 tile of
+    /// 12 accumulators per panel, the 6 rows of v staying in L1 across the panels; rows past <paramref name="rows"/>
+    /// repeat the last (computed, not stored). Each value one fused multiply-add chain over the channels in order, from zero.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductRows(float* v, int rows, float* u, int channels, int filters, float* m)
+    {
+        nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
+        nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
+        for (int panel = 0; panel < filters; panel += Panel, m += Panel)
+        {
+            Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
+            Vector256<float> a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
+            float* x = v;
+            for (int c = 0; c < channels; c++, u += Panel, x++)
+            {
+                Vector256<float> k0 = Vector256.Load(u), k1 = Vector256.Load(u + 8);
+                Vector256<float> b = Vector256.Create(x[0]);
+                a00 = Vector256.FusedMultiplyAdd(b, k0, a00); a01 = Vector256.FusedMultiplyAdd(b, k1, a01);
+                b = Vector256.Create(x[c1]);
+                a10 = Vector256.FusedMultiplyAdd(b, k0, a10); a11 = Vector256.FusedMultiplyAdd(b, k1, a11);
+                b = Vector256.Create(x[c2]);
+                a20 = Vector256.FusedMultiplyAdd(b, k0, a20); a21 = Vector256.FusedMultiplyAdd(b, k1, a21);
+                b = Vector256.Create(x[c3]);
+                a30 = Vector256.FusedMultiplyAdd(b, k0, a30); a31 = Vector256.FusedMultiplyAdd(b, k1, a31);
+                b = Vector256.Create(x[c4]);
+                a40 = Vector256.FusedMultiplyAdd(b, k0, a40); a41 = Vector256.FusedMultiplyAdd(b, k1, a41);
+                b = Vector256.Create(x[c5]);
+                a50 = Vector256.FusedMultiplyAdd(b, k0, a50); a51 = Vector256.FusedMultiplyAdd(b, k1, a51);
+            }
+            a00.Store(m); a01.Store(m + 8);
+            if (rows > 1) { a10.Store(m + filters); a11.Store(m + filters + 8); }
+            if (rows > 2) { a20.Store(m + 2 * filters); a21.Store(m + 2 * filters + 8); }
+            if (rows > 3) { a30.Store(m + 3 * filters); a31.Store(m + 3 * filters + 8); }
+            if (rows > 4) { a40.Store(m + 4 * filters); a41.Store(m + 4 * filters + 8); }
+            if (rows > 5) { a50.Store(m + 5 * filters); a51.Store(m + 5 * filters + 8); }
+        }
+    }
+
+    /// <summary>
+    /// The 16 products of a block: m[point][t, F] = v[point][t, C] · U[point][C, F], 6 tiles at a time over all
+    /// the filters. Single-core A/B against 6x16 tiles called panel by panel (same bits): 0.83-0.93 of the
+    /// forward's time on the model's four shapes.
+    /// </summary>
     private static void Multiply(float* v, float* kernel, float* m, int count, int channels, int filters)
     {
-        float** rows = stackalloc float*[RowTile];
-        nint offset = 0;
-        nint* tapOffsets = &offset;
         for (int point = 0; point < Points; point++)
         {
             float* vPoint = v + (nint)point * BlockTiles * channels, mPoint = m + (nint)point * BlockTiles * filters;
             float* uPoint = kernel + (nint)point * channels * filters;
-            for (int panel = 0; panel < filters; panel += Panel)
+            for (int t = 0; t < count; t += RowTile)
             {
-                for (int t = 0; t < count; t += RowTile)
-                {
-                    int tileRows = Math.Min(RowTile, count - t);
-                    for (int i = 0; i < RowTile; i++)
-                    {
-                        rows[i] = vPoint + (nint)(t + Math.Min(i, tileRows - 1)) * channels; // rows past the end repeat the last (not stored)
-                    }
-                    IndirectConv.Tile6x16(rows, tapOffsets, 1, channels, uPoint + (nint)panel * channels, null, false,
-                        mPoint + (nint)t * filters + panel, filters, tileRows);
-                }
+                ProductRows(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
             }
         }
     }
