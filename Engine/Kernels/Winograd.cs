@@ -414,6 +414,10 @@ public static unsafe class Winograd
                 {
                     for (int t = 0; t < count; t++)
                     {
+                        if (firstRow == 0 && t + 2 < count)
+                        {
+                            PrefetchTile(inputCells + (nint)(t + 2) * Points, outputCells + (nint)(t + 2) * 4, channels, filters);
+                        }
                         for (int row = 0; row < rowsPerPass; row++)
                         {
                             TransformInputRow(inputCells + (nint)t * Points, firstRow + row, channels, v + 4 * row * vPoint + (nint)t * channels, vPoint);
@@ -440,6 +444,28 @@ public static unsafe class Winograd
 
     [ThreadStatic]
     private static nint[]? t_cells;
+
+    /// <summary>
+    /// Prefetches what a tile's transforms read that its left neighbour's did not: the right two columns of its
+    /// 16 input cells and its 4 dY cells. Run two tiles ahead in the kernel gradient, whose input was written
+    /// long before (by the forward): whole training step, one core, in-process A/B 0.97 of the time. (In the
+    /// forward, whose input was just written, the same prefetch gained nothing.)
+    /// </summary>
+    private static void PrefetchTile(float** inputCells, float** dYCells, int channels, int filters)
+    {
+        for (int r = 0; r < 4; r++)
+        {
+            for (int line = 0; line < channels; line += 16)
+            {
+                Sse.Prefetch0(inputCells[r * 4 + 2] + line);
+                Sse.Prefetch0(inputCells[r * 4 + 3] + line);
+            }
+            for (int line = 0; line < filters; line += 16)
+            {
+                Sse.Prefetch0(dYCells[r] + line);
+            }
+        }
+    }
 
     /// <summary>
     /// Row <paramref name="row"/> of V = Bᵀ·d·B (its 4 points, <paramref name="pointStride"/> floats apart) for every
