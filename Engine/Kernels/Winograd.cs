@@ -421,8 +421,8 @@ public static unsafe class Winograd
                         for (int row = 0; row < rowsPerPass; row++)
                         {
                             TransformInputRow(inputCells + (nint)t * Points, firstRow + row, channels, v + 4 * row * vPoint + (nint)t * channels, vPoint);
-                            TransformGradientRow(outputCells + (nint)t * 4, firstRow + row, filters, dm + 4 * row * dmPoint + (nint)t * Panel, count);
                         }
+                        TransformGradientRows(outputCells + (nint)t * 4, firstRow, rowsPerPass, filters, dm + (nint)t * Panel, count);
                     }
                     for (int k = 0; k < passPoints; k++)
                     {
@@ -493,10 +493,11 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// Row <paramref name="row"/> of dM = A·dY·Aᵀ (its 4 points) for every 8 filters of one tile: <paramref name="cells"/>
-    /// are its 4 dY cells (zeros past the output); written to dm[point][F / 16][count][16] at this tile's row.
+    /// Rows <paramref name="firstRow"/> .. + <paramref name="rows"/> of dM = A·dY·Aᵀ (4 points each) for every 8 filters of
+    /// one tile, its 4 dY <paramref name="cells"/> (zeros past the output) read once: written to
+    /// dm[row][point][F / 16][count][16] (4·F·count floats a row) at this tile's row.
     /// </summary>
-    private static void TransformGradientRow(float** cells, int row, int filters, float* dm, int count)
+    private static void TransformGradientRows(float** cells, int firstRow, int rows, int filters, float* dm, int count)
     {
         nint point = (nint)filters * count;
         for (int f = 0; f < filters; f += Vector256<float>.Count)
@@ -504,12 +505,15 @@ public static unsafe class Winograd
             Vector256<float> y00 = Vector256.Load(cells[0] + f), y01 = Vector256.Load(cells[1] + f);
             Vector256<float> y10 = Vector256.Load(cells[2] + f), y11 = Vector256.Load(cells[3] + f);
             float* p = dm + (nint)(f / Panel) * Panel * count + f % Panel;
-            switch (row)
+            for (int row = firstRow; row < firstRow + rows; row++, p += 4 * point)
             {
-                case 0: GradientRow(p, point, y00, y01); break;
-                case 1: GradientRow(p, point, y00 + y10, y01 + y11); break;
-                case 2: GradientRow(p, point, y00 - y10, y01 - y11); break;
-                default: GradientRow(p, point, -y10, -y11); break;
+                switch (row)
+                {
+                    case 0: GradientRow(p, point, y00, y01); break;
+                    case 1: GradientRow(p, point, y00 + y10, y01 + y11); break;
+                    case 2: GradientRow(p, point, y00 - y10, y01 - y11); break;
+                    default: GradientRow(p, point, -y10, -y11); break;
+                }
             }
         }
     }
