@@ -127,6 +127,54 @@ public class WinogradTests
         }
     }
 
+    /// <summary>(H, W, C, F, pool padding): the model's pooled layers, odd sizes (cut windows), and VALID on even sizes.</summary>
+    public static IEnumerable<TestCaseData> PooledGeometries()
+    {
+        yield return new TestCaseData(14, 14, 32, 64, Padding.Same);
+        yield return new TestCaseData(7, 7, 64, 128, Padding.Same);
+        yield return new TestCaseData(5, 9, 8, 16, Padding.Same);
+        yield return new TestCaseData(1, 1, 16, 16, Padding.Same);
+        yield return new TestCaseData(6, 10, 16, 32, Padding.Valid);
+    }
+
+    [TestCaseSource(nameof(PooledGeometries))]
+    public void ForwardPooledEqualsTheForwardThenThePoolBitForBit(int height, int width, int channels, int filters, Padding poolPadding)
+    {
+        var geometry = Geometry(height, width, channels, Padding.Same);
+        var pool = ConvGeometry.TryCreate(height, width, filters, new Size2(2, 2), new Size2(2, 2), poolPadding)!.Value;
+        Assert.That(Winograd.PoolsTiles(geometry, filters, pool), Is.True);
+        var random = new RandomSource(11);
+        foreach (int count in new[] { 1, 3 })
+        {
+            float[] input = Gaussian(count * geometry.InputLength, random);
+            float[] kernel = Gaussian(9 * channels * filters, random);
+            float[] bias = Gaussian(filters, random);
+            float[] transformed = new float[Winograd.TransformedLength(channels, filters)];
+            Winograd.TransformKernel(kernel, channels, filters, transformed);
+            int pooledLength = count * pool.OutputPixels * filters;
+            foreach (var (withBias, relu, winners) in new[] { (true, true, true), (false, false, true), (true, true, false) })
+            {
+                ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
+                string what = $"N={count} bias={withBias} relu={relu} winners={winners}";
+                float[] output = new float[count * geometry.OutputPixels * filters];
+                Winograd.Forward(input, transformed, usedBias, geometry, filters, count, relu, output);
+                float[] expected = new float[pooledLength];
+                int[] expectedWinners = new int[winners ? pooledLength : 0];
+                MaxPool.ForwardReference(output, pool, count, expected, expectedWinners);
+
+                float[] fused = Enumerable.Repeat(float.NaN, pooledLength).ToArray(); // every value must be written
+                int[] fusedWinners = Enumerable.Repeat(-1, winners ? pooledLength : 0).ToArray();
+                Winograd.ForwardPooled(input, transformed, usedBias, geometry, filters, count, relu, pool, fused, fusedWinners);
+                if (relu)
+                {
+                    Assert.That(expected.Count(value => value == 0f), Is.GreaterThan(0), $"{what}: windows of ReLU zeros (ties: the first cell wins) are tested");
+                }
+                AssertBitEqual(fused, expected, $"pooled values, {what}");
+                Assert.That(fusedWinners, Is.EqualTo(expectedWinners), $"winners, {what}");
+            }
+        }
+    }
+
     [TestCaseSource(nameof(Geometries))]
     public void WeightGradientEqualsItsScalarTwinBitForBitAndTheConvolutionsWithinRounding(int height, int width, int channels, int filters, Padding padding)
     {
@@ -179,6 +227,20 @@ public class WinogradTests
         dU[5] = 2.5f;
         Winograd.WeightGradient([], [], geometry, 128, 0, dU, accumulate: true);
         Assert.That(dU[5], Is.EqualTo(2.5f), "no tiles, accumulate: true leaves dU as it was");
+    }
+
+    [Test]
+    public void ForwardPooledRejectsAPoolWhoseWindowsAreNotTheTiles()
+    {
+        var geometry = Geometry(7, 7, 16, Padding.Same);
+        var valid = ConvGeometry.TryCreate(7, 7, 16, new Size2(2, 2), new Size2(2, 2), Padding.Valid)!.Value; // 3x3 windows: the last row and column of tiles unpooled
+        var overlapping = ConvGeometry.TryCreate(7, 7, 16, new Size2(3, 3), new Size2(2, 2), Padding.Same)!.Value;
+        Assert.That(Winograd.PoolsTiles(geometry, 16, valid), Is.False);
+        Assert.That(Winograd.PoolsTiles(geometry, 16, overlapping), Is.False);
+        float[] transformed = new float[Winograd.TransformedLength(16, 16)];
+        var error = Assert.Throws<ArgumentException>(() => Winograd.ForwardPooled(new float[geometry.InputLength], transformed, [], geometry, 16, 1, true,
+            valid, new float[9 * 16], []));
+        Assert.That(error!.Message, Does.Contain("3x3 windows over 7x7x16").And.Contain("4x4 windows over 7x7x16"));
     }
 
     [Test]

@@ -152,6 +152,66 @@ public static unsafe class Winograd
             ForwardReference(input, transformedKernel, bias, geometry, filters, examples, relu, output);
             return;
         }
+        fixed (float* outputPointer = output)
+        {
+            ForwardCore(input, transformedKernel, bias, geometry, filters, examples, relu, outputPointer, null, null, default);
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="pool"/> (the geometry of a max pool over this convolution's output) takes each
+    /// 2x2 output tile as one window, so that <see cref="ForwardPooled"/> can pool the tiles as they are made:
+    /// a 2x2 pool with strides of 2, no padding before, covering the output (SAME, or VALID with even sizes).
+    /// </summary>
+    public static bool PoolsTiles(in ConvGeometry geometry, int filters, in ConvGeometry pool) =>
+        pool.KernelHeight == 2 && pool.KernelWidth == 2 && pool.StrideHeight == 2 && pool.StrideWidth == 2
+        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.Channels == filters
+        && pool.InputHeight == geometry.OutputHeight && pool.InputWidth == geometry.OutputWidth
+        && pool.OutputHeight == (geometry.OutputHeight + 1) / 2 && pool.OutputWidth == (geometry.OutputWidth + 1) / 2;
+
+    /// <summary>
+    /// <see cref="Forward"/> followed by <see cref="MaxPool.Forward"/> over its output, without the output:
+    /// each tile is pooled as it is transformed back (<see cref="PoolsTiles"/> must hold). pooled[N, POH, POW, F]
+    /// and argmax (unless empty) receive the same values and winners, indices into the convolution's
+    /// [OH, OW, F] output of each example, as that pair of calls.
+    /// </summary>
+    public static void ForwardPooled(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int examples, bool relu, in ConvGeometry pool, Span<float> pooled, Span<int> argmax)
+    {
+        CheckForwardInputs(input, transformedKernel, bias, geometry, filters, examples);
+        if (!PoolsTiles(geometry, filters, pool))
+        {
+            throw new ArgumentException(
+                $"Winograd.ForwardPooled expects a 2x2 pool with strides of 2 whose windows are the output's 2x2 tiles ({(geometry.OutputHeight + 1) / 2}x{(geometry.OutputWidth + 1) / 2} windows over {geometry.OutputHeight}x{geometry.OutputWidth}x{filters}); received a {pool.KernelHeight}x{pool.KernelWidth} pool, strides {pool.StrideHeight}x{pool.StrideWidth}, {pool.OutputHeight}x{pool.OutputWidth} windows over {pool.InputHeight}x{pool.InputWidth}x{pool.Channels}, padded {pool.PadTop} above and {pool.PadLeft} left.",
+                nameof(pool));
+        }
+        long pooledLength = (long)examples * pool.OutputPixels * filters;
+        Check(pooled.Length, pooledLength, nameof(pooled), "N·POH·POW·F");
+        if (!argmax.IsEmpty)
+        {
+            Check(argmax.Length, pooledLength, nameof(argmax), "N·POH·POW·F");
+        }
+        if (!IsSupported(geometry, filters))
+        {
+            float[] output = new float[examples * geometry.OutputPixels * filters];
+            ForwardReference(input, transformedKernel, bias, geometry, filters, examples, relu, output);
+            MaxPool.ForwardReference(output, pool, examples, pooled, argmax);
+            return;
+        }
+        fixed (float* pooledPointer = pooled)
+        fixed (int* argmaxPointer = argmax)
+        {
+            ForwardCore(input, transformedKernel, bias, geometry, filters, examples, relu, null, pooledPointer, argmax.IsEmpty ? null : argmaxPointer, pool);
+        }
+    }
+
+    /// <summary>
+    /// The SIMD forward: into <paramref name="outputPointer"/> [N, OH, OW, F], or, when it is null, pooled tile by
+    /// tile into <paramref name="pooledPointer"/> [N, POH, POW, F] (and <paramref name="argmaxPointer"/> unless null).
+    /// </summary>
+    private static void ForwardCore(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int examples, bool relu, float* outputPointer, float* pooledPointer, int* argmaxPointer, in ConvGeometry pool)
+    {
         int channels = geometry.Channels;
         int transformedLength = Points * BlockTiles * channels, productLength = Points * BlockTiles * filters;
         if (t_scratch is null || t_scratch.Length < transformedLength + productLength)
@@ -164,7 +224,8 @@ public static unsafe class Winograd
         float* discard = stackalloc float[filters];
         float** inputCells = stackalloc float*[Points];
         float** outputCells = stackalloc float*[4];
-        fixed (float* inputPointer = input, kernelPointer = transformedKernel, biasPointer = bias, outputPointer = output)
+        nint pooledLength = (nint)pool.OutputPixels * filters;
+        fixed (float* inputPointer = input, kernelPointer = transformedKernel, biasPointer = bias)
         {
             var walk = new TileWalk(geometry, inputPointer, outputPointer, filters, zeros, discard);
             int tiles = examples * TilesPerExample(geometry);
@@ -184,6 +245,15 @@ public static unsafe class Winograd
                 float* b = bias.IsEmpty ? null : biasPointer;
                 for (int t = 0; t < count; t++)
                 {
+                    if (outputPointer is null)
+                    {
+                        var (n, y, x) = walk.Locate(first + t);
+                        nint window = n * pooledLength + ((nint)(y / 2) * pool.OutputWidth + x / 2) * filters;
+                        TransformOutputPooled(m + (nint)t * filters, (nint)BlockTiles * filters, filters, b, relu,
+                            y * geometry.OutputWidth + x, x + 1 < geometry.OutputWidth, y + 1 < geometry.OutputHeight, geometry.OutputWidth,
+                            pooledPointer + window, argmaxPointer is null ? null : argmaxPointer + window);
+                        continue;
+                    }
                     walk.OutputCells(first + t, outputCells);
                     TransformOutput(m + (nint)t * filters, (nint)BlockTiles * filters, filters, b, relu, outputCells);
                 }
@@ -291,6 +361,67 @@ public static unsafe class Winograd
             y01.Store(cells[1] + f);
             y10.Store(cells[2] + f);
             y11.Store(cells[3] + f);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="TransformOutput"/>'s 4 values of every 8 filters of one tile (pixel (y, x) its top-left, <paramref name="pixel"/>
+    /// = y·OW + x; the right column and the bottom row only where they lie inside the output), max-pooled as
+    /// <see cref="MaxPool"/> does: the first strictly greater value in row-major order wins. The window's value
+    /// goes to <paramref name="pooled"/>, its winner (index (pixel'·F + f) into the example's output) to
+    /// <paramref name="winners"/> unless null.
+    /// </summary>
+    private static void TransformOutputPooled(float* m, nint pointStride, int filters, float* bias, bool relu,
+        int pixel, bool right, bool below, int outputWidth, float* pooled, int* winners)
+    {
+        int cell0 = pixel * filters, cell1 = cell0 + filters, cell2 = cell0 + outputWidth * filters, cell3 = cell2 + filters;
+        for (int f = 0; f < filters; f += Vector256<float>.Count)
+        {
+            float* p = m + f;
+            Vector256<float> m0 = Vector256.Load(p), m1 = Vector256.Load(p + 4 * pointStride), m2 = Vector256.Load(p + 8 * pointStride), m3 = Vector256.Load(p + 12 * pointStride);
+            Vector256<float> s00 = m0 + m1 + m2, s10 = m1 - m2 - m3;
+            m0 = Vector256.Load(p + pointStride); m1 = Vector256.Load(p + 5 * pointStride); m2 = Vector256.Load(p + 9 * pointStride); m3 = Vector256.Load(p + 13 * pointStride);
+            Vector256<float> s01 = m0 + m1 + m2, s11 = m1 - m2 - m3;
+            m0 = Vector256.Load(p + 2 * pointStride); m1 = Vector256.Load(p + 6 * pointStride); m2 = Vector256.Load(p + 10 * pointStride); m3 = Vector256.Load(p + 14 * pointStride);
+            Vector256<float> s02 = m0 + m1 + m2, s12 = m1 - m2 - m3;
+            m0 = Vector256.Load(p + 3 * pointStride); m1 = Vector256.Load(p + 7 * pointStride); m2 = Vector256.Load(p + 11 * pointStride); m3 = Vector256.Load(p + 15 * pointStride);
+            Vector256<float> s03 = m0 + m1 + m2, s13 = m1 - m2 - m3;
+            Vector256<float> y00 = s00 + s01 + s02, y01 = s01 - s02 - s03, y10 = s10 + s11 + s12, y11 = s11 - s12 - s13;
+            if (bias is not null)
+            {
+                Vector256<float> b = Vector256.Load(bias + f);
+                y00 += b; y01 += b; y10 += b; y11 += b;
+            }
+            if (relu)
+            {
+                y00 = Vector256.Max(y00, Vector256<float>.Zero); y01 = Vector256.Max(y01, Vector256<float>.Zero);
+                y10 = Vector256.Max(y10, Vector256<float>.Zero); y11 = Vector256.Max(y11, Vector256<float>.Zero);
+            }
+            Vector256<float> best = y00;
+            Vector256<int> index = Vector256<int>.Indices + Vector256.Create(cell0 + f);
+            if (right)
+            {
+                Vector256<float> greater = Vector256.GreaterThan(y01, best);
+                best = Vector256.ConditionalSelect(greater, y01, best);
+                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell1 + f), index);
+            }
+            if (below)
+            {
+                Vector256<float> greater = Vector256.GreaterThan(y10, best);
+                best = Vector256.ConditionalSelect(greater, y10, best);
+                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell2 + f), index);
+                if (right)
+                {
+                    greater = Vector256.GreaterThan(y11, best);
+                    best = Vector256.ConditionalSelect(greater, y11, best);
+                    index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell3 + f), index);
+                }
+            }
+            best.Store(pooled + f);
+            if (winners is not null)
+            {
+                index.Store(winners + f);
+            }
         }
     }
 
@@ -759,7 +890,7 @@ public static unsafe class Winograd
         }
 
         /// <summary>The example and the top-left output pixel (y, x) of tile <paramref name="tile"/>.</summary>
-        private (nint N, int Y, int X) Locate(int tile)
+        public (nint N, int Y, int X) Locate(int tile)
         {
             int n = tile / _tilesPerExample, index = tile - n * _tilesPerExample;
             int row = index / _tilesWide;
@@ -867,6 +998,13 @@ public static unsafe class Winograd
     private static void CheckForward(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, Span<float> output)
     {
+        CheckForwardInputs(input, transformedKernel, bias, geometry, filters, examples);
+        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
+    }
+
+    private static void CheckForwardInputs(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int examples)
+    {
         CheckShape(geometry, filters, examples);
         Check(input.Length, (long)examples * geometry.InputLength, nameof(input), "N·H·W·C");
         Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "16·C·F");
@@ -874,7 +1012,6 @@ public static unsafe class Winograd
         {
             Check(bias.Length, filters, nameof(bias), "F");
         }
-        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
     }
 
     private static void CheckShape(in ConvGeometry geometry, int filters, int examples)

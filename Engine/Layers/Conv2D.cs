@@ -62,6 +62,7 @@ public sealed class Conv2D : Layer
     private Tensor? _pooledScratch; // [chunks, PooledExamples, OH, OW, F]: the conv output, then dOutput, of a few examples on their way through the pool
     private bool _outputInScratch;  // the last forward went through the pool: _output was not written
     private bool _callTraining;     // the running ForwardThroughPool is a training pass (the pool records its winners)
+    private bool _callPoolsTiles;   // the running ForwardThroughPool pools Winograd's tiles as they are made (Winograd.ForwardPooled)
     private Tensor? _callInput;   // the input of the last Forward, read again by Backward
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
@@ -238,6 +239,16 @@ public sealed class Conv2D : Layer
     private void ForwardPooledChunk(int chunk)
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+        if (_callPoolsTiles)
+        {
+            // Winograd pools each 2x2 tile as it transforms it back: no output, not even in the scratch
+            // (the same values and winners as the convolution then the pool).
+            Span<float> pooled = _callPool!.ForwardTargets(first, examples, _callTraining, out Span<int> winners);
+            Winograd.ForwardPooled(_callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength),
+                _winogradKernel!.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan, _geometry, Filters, examples,
+                Activation == Activation.Relu, _callPool.Geometry, pooled, winners);
+            return;
+        }
         int step = PooledExamples(_geometry.OutputPixels * Filters);
         int length = _geometry.OutputPixels * Filters;
         Span<float> scratch = _pooledScratch!.Span.Slice(chunk * step * length, step * length); // [step, OH, OW, F]
@@ -378,6 +389,9 @@ public sealed class Conv2D : Layer
         pool.WinnersRecorded = training;
         _callTraining = training;
         _callPool = pool;
+        // Fused when Winograd's tiles are the pool's windows (and ReLU, if any, comes with a bias, as Winograd applies it).
+        _callPoolsTiles = _winogradKernel is not null && (Activation != Activation.Relu || _bias is not null)
+            && Winograd.PoolsTiles(_geometry, Filters, pool.Geometry);
         _workers!.For(_callChunks, _forwardPooledChunk);
         _callPool = null;
         _outputInScratch = true;

@@ -103,6 +103,21 @@ public sealed class MaxPool2D : Layer
             recordWinners ? _argmax.AsSpan(first * outputLength, examples * outputLength) : default);
     }
 
+    /// <summary>The pool's geometry over its input (valid once built).</summary>
+    internal ConvGeometry Geometry => _geometry;
+
+    /// <summary>
+    /// Where examples [first, first + examples) of the running forward go, for a producer that pools them
+    /// itself (<see cref="Winograd.ForwardPooled"/>): their pooled values [examples, OH, OW, C] and, when
+    /// <paramref name="recordWinners"/>, their <paramref name="winners"/> (else empty), as <see cref="ForwardExamples(ReadOnlySpan{float}, int, int, bool)"/> writes them.
+    /// </summary>
+    internal Span<float> ForwardTargets(int first, int examples, bool recordWinners, out Span<int> winners)
+    {
+        int outputLength = _geometry.OutputPixels * _geometry.Channels;
+        winners = recordWinners ? _argmax.AsSpan(first * outputLength, examples * outputLength) : default;
+        return _output!.Span.Slice(first * outputLength, examples * outputLength);
+    }
+
     /// <summary>
     /// Whether the last forward recorded the windows' winners: always in this layer's own Forward; in a
     /// conv's forward through this pool only when training (an inference pass needs only the values).
