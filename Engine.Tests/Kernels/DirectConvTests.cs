@@ -82,6 +82,59 @@ public class DirectConvTests
         }
     }
 
+    /// <summary>The geometries whose output a 2x2 pool with strides of 2 tiles from the top-left corner, with that pool's padding.</summary>
+    public static IEnumerable<TestCaseData> PooledGeometries()
+    {
+        yield return new TestCaseData(28, 28, 3, 1, Padding.Same, Padding.Same); // the model's first layer and its pool
+        yield return new TestCaseData(5, 7, 3, 1, Padding.Same, Padding.Same);   // cut windows: the last row and column
+        yield return new TestCaseData(16, 16, 3, 2, Padding.Same, Padding.Valid); // a strided conv, 8x8 -> 4x4
+        yield return new TestCaseData(6, 5, 3, 1, Padding.Valid, Padding.Same);  // 4x3 -> 2x2
+        yield return new TestCaseData(1, 1, 3, 1, Padding.Same, Padding.Same);
+    }
+
+    [TestCaseSource(nameof(PooledGeometries))]
+    public void ForwardPooledEqualsTheForwardThenThePoolBitForBit(int height, int width, int kernelSize, int stride, Padding padding, Padding poolPadding)
+    {
+        var geometry = Geometry(height, width, kernelSize, kernelSize, stride, stride, padding);
+        var pool = ConvGeometry.TryCreate(geometry.OutputHeight, geometry.OutputWidth, 32, new Size2(2, 2), new Size2(2, 2), poolPadding)!.Value;
+        Assert.That(DirectConv.PoolsWindows(geometry, 32, pool), Is.True);
+        var random = new RandomSource(5);
+        foreach (int count in new[] { 1, 3 })
+        {
+            float[] padded = Padded(geometry, count, random);
+            float[] kernel = Gaussian(kernelSize * kernelSize * 32, random);
+            float[] bias = Gaussian(32, random);
+            int pooledLength = count * pool.OutputPixels * 32;
+            foreach (var (withBias, relu, winners) in new[] { (true, true, true), (false, false, true), (true, true, false), (false, true, true) })
+            {
+                ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
+                string what = $"N={count} bias={withBias} relu={relu} winners={winners}";
+                float[] output = new float[count * geometry.OutputPixels * 32];
+                DirectConv.ForwardReference(padded, kernel, usedBias, geometry, 32, count, relu, output);
+                float[] expected = new float[pooledLength];
+                int[] expectedWinners = new int[winners ? pooledLength : 0];
+                MaxPool.ForwardReference(output, pool, count, expected, expectedWinners);
+
+                float[] fused = Enumerable.Repeat(float.NaN, pooledLength).ToArray(); // every value must be written
+                int[] fusedWinners = Enumerable.Repeat(-1, winners ? pooledLength : 0).ToArray();
+                DirectConv.ForwardPooled(padded, kernel, usedBias, geometry, 32, count, relu, pool, fused, fusedWinners);
+                AssertBitEqual(fused, expected, $"pooled values, {what}");
+                Assert.That(fusedWinners, Is.EqualTo(expectedWinners), $"winners, {what}");
+            }
+        }
+    }
+
+    [Test]
+    public void ForwardPooledRejectsAPoolWhoseWindowsDoNotTileTheOutput()
+    {
+        var geometry = Geometry(7, 7, 3, 3, 1, 1, Padding.Same);
+        var valid = ConvGeometry.TryCreate(7, 7, 32, new Size2(2, 2), new Size2(2, 2), Padding.Valid)!.Value; // 3x3 windows: the last row and column unpooled
+        Assert.That(DirectConv.PoolsWindows(geometry, 32, valid), Is.False);
+        var error = Assert.Throws<ArgumentException>(() => DirectConv.ForwardPooled(new float[DirectConv.PaddedLength(geometry)], new float[9 * 32], [],
+            geometry, 32, 1, true, valid, new float[9 * 32], []));
+        Assert.That(error!.Message, Does.Contain("3x3 windows over 7x7x32").And.Contain("4x4 windows over 7x7x32"));
+    }
+
     [TestCaseSource(nameof(Geometries))]
     public void WeightGradientEqualsReference(int height, int width, int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, Padding padding) =>
         CheckWeightGradient(DirectConv.WeightGradient, Geometry(height, width, kernelHeight, kernelWidth, strideHeight, strideWidth, padding));

@@ -132,6 +132,166 @@ public static class DirectConv
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="pool"/> (the geometry of a max pool over this convolution's output) has 2x2 windows that
+    /// tile the output from its top-left corner, so that <see cref="ForwardPooled"/> can pool each window as it is
+    /// computed: a 2x2 pool with strides of 2, no padding before, covering the output (SAME, or VALID with even sizes).
+    /// </summary>
+    public static bool PoolsWindows(in ConvGeometry geometry, int filters, in ConvGeometry pool) =>
+        pool.KernelHeight == 2 && pool.KernelWidth == 2 && pool.StrideHeight == 2 && pool.StrideWidth == 2
+        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.Channels == filters
+        && pool.InputHeight == geometry.OutputHeight && pool.InputWidth == geometry.OutputWidth
+        && pool.OutputHeight == (geometry.OutputHeight + 1) / 2 && pool.OutputWidth == (geometry.OutputWidth + 1) / 2;
+
+    /// <summary>
+    /// <see cref="Forward"/> followed by <see cref="MaxPool.Forward"/> over its output, without the output: the
+    /// 2x2 pixels of each window are computed together and pooled in registers (<see cref="PoolsWindows"/> must
+    /// hold). pooled[N, POH, POW, F] and argmax (unless empty) receive the same values and winners, indices into
+    /// the convolution's [OH, OW, F] output of each example, as that pair of calls.
+    /// </summary>
+    public static unsafe void ForwardPooled(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int count, bool relu, in ConvGeometry pool, Span<float> pooled, Span<int> argmax)
+    {
+        CheckDimensions(geometry, filters, count);
+        CheckLength(padded.Length, (long)count * PaddedLength(geometry), nameof(padded), "N·PH·PW");
+        CheckLength(kernel.Length, (long)geometry.KernelHeight * geometry.KernelWidth * filters, nameof(kernel), "KH·KW·F");
+        CheckLength(bias.IsEmpty ? filters : bias.Length, filters, nameof(bias), "F (or empty)");
+        if (!PoolsWindows(geometry, filters, pool))
+        {
+            throw new ArgumentException(
+                $"DirectConv.ForwardPooled expects a 2x2 pool with strides of 2 tiling the output from its top-left corner ({(geometry.OutputHeight + 1) / 2}x{(geometry.OutputWidth + 1) / 2} windows over {geometry.OutputHeight}x{geometry.OutputWidth}x{filters}); received a {pool.KernelHeight}x{pool.KernelWidth} pool, strides {pool.StrideHeight}x{pool.StrideWidth}, {pool.OutputHeight}x{pool.OutputWidth} windows over {pool.InputHeight}x{pool.InputWidth}x{pool.Channels}, padded {pool.PadTop} above and {pool.PadLeft} left.",
+                nameof(pool));
+        }
+        long pooledLength = (long)count * pool.OutputPixels * filters;
+        CheckLength(pooled.Length, pooledLength, nameof(pooled), "N·POH·POW·F");
+        CheckLength(argmax.IsEmpty ? pooledLength : argmax.Length, pooledLength, nameof(argmax), "N·POH·POW·F (or empty)");
+        if (!IsSupported(geometry, filters) || !Vector256.IsHardwareAccelerated || !Fma.IsSupported)
+        {
+            float[] output = new float[count * geometry.OutputPixels * filters];
+            ForwardReference(padded, kernel, bias, geometry, filters, count, relu, output);
+            MaxPool.ForwardReference(output, pool, count, pooled, argmax);
+            return;
+        }
+        fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, pooledPointer = pooled)
+        fixed (int* argmaxPointer = argmax)
+        {
+            ForwardPooled256(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, pool,
+                pooledPointer, argmax.IsEmpty ? null : argmaxPointer);
+        }
+    }
+
+    /// <summary>
+    /// The AVX2 kernel of <see cref="ForwardPooled"/>: per window and 16 filters, its (up to) 4 pixels in 8 accumulators,
+    /// each the chain of <see cref="Forward256(float*, float*, float*, in ConvGeometry, int, int, bool, float*)"/> (from the
+    /// bias, over the taps in row-major order), then ReLU and <see cref="MaxPool"/>'s scan (the first strictly greater
+    /// value in row-major order wins). A missing pixel (a cut window) is computed from the window's first and not used.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ForwardPooled256(float* padded, float* kernel, float* bias, in ConvGeometry geometry,
+        int filters, int count, bool relu, in ConvGeometry pool, float* pooled, int* winners)
+    {
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int outputWidth = geometry.OutputWidth, outputHeight = geometry.OutputHeight;
+        int kernelHeight = geometry.KernelHeight, kernelWidth = geometry.KernelWidth;
+        int rowStep = geometry.StrideHeight * paddedWidth, columnStep = geometry.StrideWidth;
+        nint pooledLength = (nint)pool.OutputPixels * filters;
+        for (int n = 0; n < count; n++)
+        {
+            float* image = padded + (nint)n * paddedLength; // [PH, PW]
+            for (int wy = 0; wy < pool.OutputHeight; wy++)
+            {
+                int oh = 2 * wy;
+                bool below = oh + 1 < outputHeight;
+                for (int wx = 0; wx < pool.OutputWidth; wx++)
+                {
+                    int ow = 2 * wx;
+                    bool right = ow + 1 < outputWidth;
+                    float* x0 = image + (nint)oh * rowStep + (nint)ow * columnStep;
+                    float* x1 = right ? x0 + columnStep : x0;
+                    float* x2 = below ? x0 + rowStep : x0;
+                    float* x3 = right && below ? x0 + rowStep + columnStep : x0;
+                    int cell0 = (oh * outputWidth + ow) * filters, cell1 = cell0 + filters;
+                    int cell2 = cell0 + outputWidth * filters, cell3 = cell2 + filters;
+                    nint window = (nint)n * pooledLength + ((nint)wy * pool.OutputWidth + wx) * filters;
+                    for (int block = 0; block < filters; block += Avx2FilterBlock)
+                    {
+                        Vector256<float> bias0 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block);
+                        Vector256<float> bias1 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block + 8);
+                        Vector256<float> a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1, a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
+                        float* w = kernel + block;
+                        for (int i = 0; i < kernelHeight; i++)
+                        {
+                            for (int j = 0; j < kernelWidth; j++, w += filters)
+                            {
+                                nint tap = (nint)i * paddedWidth + j;
+                                Vector256<float> w0 = Vector256.Load(w), w1 = Vector256.Load(w + 8);
+                                Vector256<float> x = Vector256.Create(x0[tap]);
+                                a00 = Vector256.FusedMultiplyAdd(x, w0, a00);
+                                a01 = Vector256.FusedMultiplyAdd(x, w1, a01);
+                                x = Vector256.Create(x1[tap]);
+                                a10 = Vector256.FusedMultiplyAdd(x, w0, a10);
+                                a11 = Vector256.FusedMultiplyAdd(x, w1, a11);
+                                x = Vector256.Create(x2[tap]);
+                                a20 = Vector256.FusedMultiplyAdd(x, w0, a20);
+                                a21 = Vector256.FusedMultiplyAdd(x, w1, a21);
+                                x = Vector256.Create(x3[tap]);
+                                a30 = Vector256.FusedMultiplyAdd(x, w0, a30);
+                                a31 = Vector256.FusedMultiplyAdd(x, w1, a31);
+                            }
+                        }
+                        if (relu)
+                        {
+                            a00 = Vector256.Max(a00, Vector256<float>.Zero); a01 = Vector256.Max(a01, Vector256<float>.Zero);
+                            a10 = Vector256.Max(a10, Vector256<float>.Zero); a11 = Vector256.Max(a11, Vector256<float>.Zero);
+                            a20 = Vector256.Max(a20, Vector256<float>.Zero); a21 = Vector256.Max(a21, Vector256<float>.Zero);
+                            a30 = Vector256.Max(a30, Vector256<float>.Zero); a31 = Vector256.Max(a31, Vector256<float>.Zero);
+                        }
+                        int* target = winners is null ? null : winners + window + block;
+                        PoolWindow(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
+                        PoolWindow(pooled + window + block + 8, target is null ? null : target + 8, block + 8, a01, a11, a21, a31,
+                            cell0, cell1, cell2, cell3, right, below);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The max of a window's pixels (y0 its top-left, y1 right, y2 below, y3 below right; only those inside the output)
+    /// for 8 filters from <paramref name="f"/>, scanned as <see cref="MaxPool"/> does; the winner's index (cell + f + lane) to
+    /// <paramref name="winner"/> unless null.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PoolWindow(float* pooled, int* winner, int f, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
+        int cell0, int cell1, int cell2, int cell3, bool right, bool below)
+    {
+        Vector256<float> best = y0;
+        Vector256<int> index = Vector256<int>.Indices + Vector256.Create(cell0 + f);
+        if (right)
+        {
+            Vector256<float> greater = Vector256.GreaterThan(y1, best);
+            best = Vector256.ConditionalSelect(greater, y1, best);
+            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell1 + f), index);
+        }
+        if (below)
+        {
+            Vector256<float> greater = Vector256.GreaterThan(y2, best);
+            best = Vector256.ConditionalSelect(greater, y2, best);
+            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell2 + f), index);
+            if (right)
+            {
+                greater = Vector256.GreaterThan(y3, best);
+                best = Vector256.ConditionalSelect(greater, y3, best);
+                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell3 + f), index);
+            }
+        }
+        best.Store(pooled);
+        if (winner is not null)
+        {
+            index.Store(winner);
+        }
+    }
+
     /// <summary>Scalar reference of <see cref="Forward"/>.</summary>
     public static void ForwardReference(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int count, bool relu, Span<float> output)

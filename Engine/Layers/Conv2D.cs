@@ -62,7 +62,7 @@ public sealed class Conv2D : Layer
     private Tensor? _pooledScratch; // [chunks, PooledExamples, OH, OW, F]: the conv output, then dOutput, of a few examples on their way through the pool
     private bool _outputInScratch;  // the last forward went through the pool: _output was not written
     private bool _callTraining;     // the running ForwardThroughPool is a training pass (the pool records its winners)
-    private bool _callPoolsTiles;   // the running ForwardThroughPool pools Winograd's tiles as they are made (Winograd.ForwardPooled)
+    private bool _callPoolsInKernel; // the running ForwardThroughPool's kernel pools the windows as it makes them (Winograd or DirectConv.ForwardPooled)
     private Tensor? _callInput;   // the input of the last Forward, read again by Backward
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
@@ -239,14 +239,25 @@ public sealed class Conv2D : Layer
     private void ForwardPooledChunk(int chunk)
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
-        if (_callPoolsTiles)
+        if (_callPoolsInKernel)
         {
-            // Winograd pools each 2x2 tile as it transforms it back: no output, not even in the scratch
-            // (the same values and winners as the convolution then the pool).
+            // The kernel pools each 2x2 window as it makes it: no output, not even in the scratch (the same
+            // values and winners as the convolution then the pool).
             Span<float> pooled = _callPool!.ForwardTargets(first, examples, _callTraining, out Span<int> winners);
-            Winograd.ForwardPooled(_callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength),
-                _winogradKernel!.ReadOnlySpan, _bias is null ? default : _bias.Value.ReadOnlySpan, _geometry, Filters, examples,
-                Activation == Activation.Relu, _callPool.Geometry, pooled, winners);
+            ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
+            ReadOnlySpan<float> bias = _bias is null ? default : _bias.Value.ReadOnlySpan;
+            bool relu = Activation == Activation.Relu;
+            if (_direct)
+            {
+                int paddedLength = DirectConv.PaddedLength(_geometry);
+                Span<float> padded = _padded!.Span.Slice(first * paddedLength, examples * paddedLength); // kept for the kernel gradient
+                DirectConv.Pad(input, _geometry, examples, padded);
+                DirectConv.ForwardPooled(padded, _kernel!.Value.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
+            }
+            else
+            {
+                Winograd.ForwardPooled(input, _winogradKernel!.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
+            }
             return;
         }
         int step = PooledExamples(_geometry.OutputPixels * Filters);
@@ -389,9 +400,11 @@ public sealed class Conv2D : Layer
         pool.WinnersRecorded = training;
         _callTraining = training;
         _callPool = pool;
-        // Fused when Winograd's tiles are the pool's windows (and ReLU, if any, comes with a bias, as Winograd applies it).
-        _callPoolsTiles = _winogradKernel is not null && (Activation != Activation.Relu || _bias is not null)
-            && Winograd.PoolsTiles(_geometry, Filters, pool.Geometry);
+        // Fused when the pool's windows are Winograd's tiles (and ReLU, if any, comes with a bias, as Winograd applies
+        // it), or 2x2 blocks of the direct convolution's pixels.
+        _callPoolsInKernel = _winogradKernel is not null
+            ? (Activation != Activation.Relu || _bias is not null) && Winograd.PoolsTiles(_geometry, Filters, pool.Geometry)
+            : _direct && DirectConv.PoolsWindows(_geometry, Filters, pool.Geometry);
         _workers!.For(_callChunks, _forwardPooledChunk);
         _callPool = null;
         _outputInScratch = true;
