@@ -138,10 +138,7 @@ public static class DirectConv
     /// computed: a 2x2 pool with strides of 2, no padding before, covering the output (SAME, or VALID with even sizes).
     /// </summary>
     public static bool PoolsWindows(in ConvGeometry geometry, int filters, in ConvGeometry pool) =>
-        pool.KernelHeight == 2 && pool.KernelWidth == 2 && pool.StrideHeight == 2 && pool.StrideWidth == 2
-        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.Channels == filters
-        && pool.InputHeight == geometry.OutputHeight && pool.InputWidth == geometry.OutputWidth
-        && pool.OutputHeight == (geometry.OutputHeight + 1) / 2 && pool.OutputWidth == (geometry.OutputWidth + 1) / 2;
+        MaxPool.PoolsBlocks2x2(geometry.OutputHeight, geometry.OutputWidth, filters, pool);
 
     /// <summary>
     /// <see cref="Forward"/> followed by <see cref="MaxPool.Forward"/> over its output, without the output: the
@@ -156,12 +153,7 @@ public static class DirectConv
         CheckLength(padded.Length, (long)count * PaddedLength(geometry), nameof(padded), "N·PH·PW");
         CheckLength(kernel.Length, (long)geometry.KernelHeight * geometry.KernelWidth * filters, nameof(kernel), "KH·KW·F");
         CheckLength(bias.IsEmpty ? filters : bias.Length, filters, nameof(bias), "F (or empty)");
-        if (!PoolsWindows(geometry, filters, pool))
-        {
-            throw new ArgumentException(
-                $"DirectConv.ForwardPooled expects a 2x2 pool with strides of 2 tiling the output from its top-left corner ({(geometry.OutputHeight + 1) / 2}x{(geometry.OutputWidth + 1) / 2} windows over {geometry.OutputHeight}x{geometry.OutputWidth}x{filters}); received a {pool.KernelHeight}x{pool.KernelWidth} pool, strides {pool.StrideHeight}x{pool.StrideWidth}, {pool.OutputHeight}x{pool.OutputWidth} windows over {pool.InputHeight}x{pool.InputWidth}x{pool.Channels}, padded {pool.PadTop} above and {pool.PadLeft} left.",
-                nameof(pool));
-        }
+        MaxPool.CheckPoolsBlocks2x2("DirectConv.ForwardPooled", geometry.OutputHeight, geometry.OutputWidth, filters, pool);
         long pooledLength = (long)count * pool.OutputPixels * filters;
         CheckLength(pooled.Length, pooledLength, nameof(pooled), "N·POH·POW·F");
         CheckLength(argmax.IsEmpty ? pooledLength : argmax.Length, pooledLength, nameof(argmax), "N·POH·POW·F (or empty)");
@@ -247,48 +239,12 @@ public static class DirectConv
                             a30 = Vector256.Max(a30, Vector256<float>.Zero); a31 = Vector256.Max(a31, Vector256<float>.Zero);
                         }
                         int* target = winners is null ? null : winners + window + block;
-                        PoolWindow(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
-                        PoolWindow(pooled + window + block + 8, target is null ? null : target + 8, block + 8, a01, a11, a21, a31,
+                        MaxPool.PoolWindow256(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
+                        MaxPool.PoolWindow256(pooled + window + block + 8, target is null ? null : target + 8, block + 8, a01, a11, a21, a31,
                             cell0, cell1, cell2, cell3, right, below);
                     }
                 }
             }
-        }
-    }
-
-    /// <summary>
-    /// The max of a window's pixels (y0 its top-left, y1 right, y2 below, y3 below right; only those inside the output)
-    /// for 8 filters from <paramref name="f"/>, scanned as <see cref="MaxPool"/> does; the winner's index (cell + f + lane) to
-    /// <paramref name="winner"/> unless null.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PoolWindow(float* pooled, int* winner, int f, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
-        int cell0, int cell1, int cell2, int cell3, bool right, bool below)
-    {
-        Vector256<float> best = y0;
-        Vector256<int> index = Vector256<int>.Indices + Vector256.Create(cell0 + f);
-        if (right)
-        {
-            Vector256<float> greater = Vector256.GreaterThan(y1, best);
-            best = Vector256.ConditionalSelect(greater, y1, best);
-            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell1 + f), index);
-        }
-        if (below)
-        {
-            Vector256<float> greater = Vector256.GreaterThan(y2, best);
-            best = Vector256.ConditionalSelect(greater, y2, best);
-            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell2 + f), index);
-            if (right)
-            {
-                greater = Vector256.GreaterThan(y3, best);
-                best = Vector256.ConditionalSelect(greater, y3, best);
-                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell3 + f), index);
-            }
-        }
-        best.Store(pooled);
-        if (winner is not null)
-        {
-            index.Store(winner);
         }
     }
 

@@ -131,6 +131,67 @@ public static class MaxPool
     }
 
     /// <summary>
+    /// Whether <paramref name="pool"/> takes the 2x2 blocks of an [height, width, channels] image from its top-left corner
+    /// as its windows, each block one window (the last row and column of blocks cut on an odd size): a 2x2 pool with
+    /// strides of 2, no padding before, covering the image (SAME, or VALID with even sizes). A kernel that makes those
+    /// blocks can then pool them itself (<see cref="PoolWindow256"/>).
+    /// </summary>
+    internal static bool PoolsBlocks2x2(int height, int width, int channels, in ConvGeometry pool) =>
+        pool.KernelHeight == 2 && pool.KernelWidth == 2 && pool.StrideHeight == 2 && pool.StrideWidth == 2
+        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.Channels == channels
+        && pool.InputHeight == height && pool.InputWidth == width
+        && pool.OutputHeight == (height + 1) / 2 && pool.OutputWidth == (width + 1) / 2;
+
+    /// <summary>Throws unless <see cref="PoolsBlocks2x2"/>, saying what <paramref name="caller"/> expected and what it received.</summary>
+    internal static void CheckPoolsBlocks2x2(string caller, int height, int width, int channels, in ConvGeometry pool)
+    {
+        if (!PoolsBlocks2x2(height, width, channels, pool))
+        {
+            throw new ArgumentException(
+                $"{caller} expects a 2x2 pool with strides of 2 whose windows are the output's 2x2 blocks from its top-left corner ({(height + 1) / 2}x{(width + 1) / 2} windows over {height}x{width}x{channels}); received a {pool.KernelHeight}x{pool.KernelWidth} pool, strides {pool.StrideHeight}x{pool.StrideWidth}, {pool.OutputHeight}x{pool.OutputWidth} windows over {pool.InputHeight}x{pool.InputWidth}x{pool.Channels}, padded {pool.PadTop} above and {pool.PadLeft} left.",
+                nameof(pool));
+        }
+    }
+
+    /// <summary>
+    /// The max of a 2x2 window's values for 8 channels from <paramref name="f"/> (y0 its top-left, y1 right, y2 below, y3
+    /// below right; y1 only when <paramref name="right"/>, y2 only when <paramref name="below"/>), scanned as
+    /// <see cref="Forward"/> does (the first strictly greater value in row-major order wins), into <paramref name="pooled"/>;
+    /// the winner's index (its cell + f + lane) into <paramref name="winner"/> unless null. For kernels that pool the
+    /// windows they compute (<see cref="Winograd.ForwardPooled"/>, <see cref="DirectConv.ForwardPooled"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PoolWindow256(float* pooled, int* winner, int f, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
+        int cell0, int cell1, int cell2, int cell3, bool right, bool below)
+    {
+        Vector256<float> best = y0;
+        Vector256<int> index = Vector256<int>.Indices + Vector256.Create(cell0 + f);
+        if (right)
+        {
+            Vector256<float> greater = Vector256.GreaterThan(y1, best);
+            best = Vector256.ConditionalSelect(greater, y1, best);
+            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell1 + f), index);
+        }
+        if (below)
+        {
+            Vector256<float> greater = Vector256.GreaterThan(y2, best);
+            best = Vector256.ConditionalSelect(greater, y2, best);
+            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell2 + f), index);
+            if (right)
+            {
+                greater = Vector256.GreaterThan(y3, best);
+                best = Vector256.ConditionalSelect(greater, y3, best);
+                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell3 + f), index);
+            }
+        }
+        best.Store(pooled);
+        if (winner is not null)
+        {
+            index.Store(winner);
+        }
+    }
+
+    /// <summary>
     /// Whether window (oh, ow) is a 2x2 window lying wholly inside the input; if so <paramref name="cell0"/>
     /// is its first cell's offset (h·W + w)·C (the others: + C, + W·C, + W·C + C).
     /// </summary>

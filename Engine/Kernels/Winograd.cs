@@ -164,10 +164,7 @@ public static unsafe class Winograd
     /// a 2x2 pool with strides of 2, no padding before, covering the output (SAME, or VALID with even sizes).
     /// </summary>
     public static bool PoolsTiles(in ConvGeometry geometry, int filters, in ConvGeometry pool) =>
-        pool.KernelHeight == 2 && pool.KernelWidth == 2 && pool.StrideHeight == 2 && pool.StrideWidth == 2
-        && pool.PadTop == 0 && pool.PadLeft == 0 && pool.Channels == filters
-        && pool.InputHeight == geometry.OutputHeight && pool.InputWidth == geometry.OutputWidth
-        && pool.OutputHeight == (geometry.OutputHeight + 1) / 2 && pool.OutputWidth == (geometry.OutputWidth + 1) / 2;
+        MaxPool.PoolsBlocks2x2(geometry.OutputHeight, geometry.OutputWidth, filters, pool);
 
     /// <summary>
     /// <see cref="Forward"/> followed by <see cref="MaxPool.Forward"/> over its output, without the output:
@@ -179,12 +176,7 @@ public static unsafe class Winograd
         in ConvGeometry geometry, int filters, int examples, bool relu, in ConvGeometry pool, Span<float> pooled, Span<int> argmax)
     {
         CheckForwardInputs(input, transformedKernel, bias, geometry, filters, examples);
-        if (!PoolsTiles(geometry, filters, pool))
-        {
-            throw new ArgumentException(
-                $"Winograd.ForwardPooled expects a 2x2 pool with strides of 2 whose windows are the output's 2x2 tiles ({(geometry.OutputHeight + 1) / 2}x{(geometry.OutputWidth + 1) / 2} windows over {geometry.OutputHeight}x{geometry.OutputWidth}x{filters}); received a {pool.KernelHeight}x{pool.KernelWidth} pool, strides {pool.StrideHeight}x{pool.StrideWidth}, {pool.OutputHeight}x{pool.OutputWidth} windows over {pool.InputHeight}x{pool.InputWidth}x{pool.Channels}, padded {pool.PadTop} above and {pool.PadLeft} left.",
-                nameof(pool));
-        }
+        MaxPool.CheckPoolsBlocks2x2("Winograd.ForwardPooled", geometry.OutputHeight, geometry.OutputWidth, filters, pool);
         long pooledLength = (long)examples * pool.OutputPixels * filters;
         Check(pooled.Length, pooledLength, nameof(pooled), "N·POH·POW·F");
         if (!argmax.IsEmpty)
@@ -336,31 +328,41 @@ public static unsafe class Winograd
     {
         for (int f = 0; f < filters; f += Vector256<float>.Count)
         {
-            float* p = m + f;
-            // Aᵀ·M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows), column by column.
-            Vector256<float> m0 = Vector256.Load(p), m1 = Vector256.Load(p + 4 * pointStride), m2 = Vector256.Load(p + 8 * pointStride), m3 = Vector256.Load(p + 12 * pointStride);
-            Vector256<float> s00 = m0 + m1 + m2, s10 = m1 - m2 - m3;
-            m0 = Vector256.Load(p + pointStride); m1 = Vector256.Load(p + 5 * pointStride); m2 = Vector256.Load(p + 9 * pointStride); m3 = Vector256.Load(p + 13 * pointStride);
-            Vector256<float> s01 = m0 + m1 + m2, s11 = m1 - m2 - m3;
-            m0 = Vector256.Load(p + 2 * pointStride); m1 = Vector256.Load(p + 6 * pointStride); m2 = Vector256.Load(p + 10 * pointStride); m3 = Vector256.Load(p + 14 * pointStride);
-            Vector256<float> s02 = m0 + m1 + m2, s12 = m1 - m2 - m3;
-            m0 = Vector256.Load(p + 3 * pointStride); m1 = Vector256.Load(p + 7 * pointStride); m2 = Vector256.Load(p + 11 * pointStride); m3 = Vector256.Load(p + 15 * pointStride);
-            Vector256<float> s03 = m0 + m1 + m2, s13 = m1 - m2 - m3;
-            Vector256<float> y00 = s00 + s01 + s02, y01 = s01 - s02 - s03, y10 = s10 + s11 + s12, y11 = s11 - s12 - s13;
-            if (bias is not null)
-            {
-                Vector256<float> b = Vector256.Load(bias + f);
-                y00 += b; y01 += b; y10 += b; y11 += b;
-            }
-            if (relu)
-            {
-                y00 = Vector256.Max(y00, Vector256<float>.Zero); y01 = Vector256.Max(y01, Vector256<float>.Zero);
-                y10 = Vector256.Max(y10, Vector256<float>.Zero); y11 = Vector256.Max(y11, Vector256<float>.Zero);
-            }
+            InverseTransform(m + f, pointStride, bias is null ? null : bias + f, relu, out var y00, out var y01, out var y10, out var y11);
             y00.Store(cells[0] + f);
             y01.Store(cells[1] + f);
             y10.Store(cells[2] + f);
             y11.Store(cells[3] + f);
+        }
+    }
+
+    /// <summary>
+    /// The 2x2 outputs Y = Aᵀ·M·A of 8 filters of one tile from its 16 points (<paramref name="p"/>, <paramref name="pointStride"/>
+    /// floats apart), plus the bias (unless null) and through ReLU when <paramref name="relu"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InverseTransform(float* p, nint pointStride, float* bias, bool relu,
+        out Vector256<float> y00, out Vector256<float> y01, out Vector256<float> y10, out Vector256<float> y11)
+    {
+        // Aᵀ·M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows), column by column.
+        Vector256<float> m0 = Vector256.Load(p), m1 = Vector256.Load(p + 4 * pointStride), m2 = Vector256.Load(p + 8 * pointStride), m3 = Vector256.Load(p + 12 * pointStride);
+        Vector256<float> s00 = m0 + m1 + m2, s10 = m1 - m2 - m3;
+        m0 = Vector256.Load(p + pointStride); m1 = Vector256.Load(p + 5 * pointStride); m2 = Vector256.Load(p + 9 * pointStride); m3 = Vector256.Load(p + 13 * pointStride);
+        Vector256<float> s01 = m0 + m1 + m2, s11 = m1 - m2 - m3;
+        m0 = Vector256.Load(p + 2 * pointStride); m1 = Vector256.Load(p + 6 * pointStride); m2 = Vector256.Load(p + 10 * pointStride); m3 = Vector256.Load(p + 14 * pointStride);
+        Vector256<float> s02 = m0 + m1 + m2, s12 = m1 - m2 - m3;
+        m0 = Vector256.Load(p + 3 * pointStride); m1 = Vector256.Load(p + 7 * pointStride); m2 = Vector256.Load(p + 11 * pointStride); m3 = Vector256.Load(p + 15 * pointStride);
+        Vector256<float> s03 = m0 + m1 + m2, s13 = m1 - m2 - m3;
+        y00 = s00 + s01 + s02; y01 = s01 - s02 - s03; y10 = s10 + s11 + s12; y11 = s11 - s12 - s13;
+        if (bias is not null)
+        {
+            Vector256<float> b = Vector256.Load(bias);
+            y00 += b; y01 += b; y10 += b; y11 += b;
+        }
+        if (relu)
+        {
+            y00 = Vector256.Max(y00, Vector256<float>.Zero); y01 = Vector256.Max(y01, Vector256<float>.Zero);
+            y10 = Vector256.Max(y10, Vector256<float>.Zero); y11 = Vector256.Max(y11, Vector256<float>.Zero);
         }
     }
 
@@ -377,51 +379,8 @@ public static unsafe class Winograd
         int cell0 = pixel * filters, cell1 = cell0 + filters, cell2 = cell0 + outputWidth * filters, cell3 = cell2 + filters;
         for (int f = 0; f < filters; f += Vector256<float>.Count)
         {
-            float* p = m + f;
-            Vector256<float> m0 = Vector256.Load(p), m1 = Vector256.Load(p + 4 * pointStride), m2 = Vector256.Load(p + 8 * pointStride), m3 = Vector256.Load(p + 12 * pointStride);
-            Vector256<float> s00 = m0 + m1 + m2, s10 = m1 - m2 - m3;
-            m0 = Vector256.Load(p + pointStride); m1 = Vector256.Load(p + 5 * pointStride); m2 = Vector256.Load(p + 9 * pointStride); m3 = Vector256.Load(p + 13 * pointStride);
-            Vector256<float> s01 = m0 + m1 + m2, s11 = m1 - m2 - m3;
-            m0 = Vector256.Load(p + 2 * pointStride); m1 = Vector256.Load(p + 6 * pointStride); m2 = Vector256.Load(p + 10 * pointStride); m3 = Vector256.Load(p + 14 * pointStride);
-            Vector256<float> s02 = m0 + m1 + m2, s12 = m1 - m2 - m3;
-            m0 = Vector256.Load(p + 3 * pointStride); m1 = Vector256.Load(p + 7 * pointStride); m2 = Vector256.Load(p + 11 * pointStride); m3 = Vector256.Load(p + 15 * pointStride);
-            Vector256<float> s03 = m0 + m1 + m2, s13 = m1 - m2 - m3;
-            Vector256<float> y00 = s00 + s01 + s02, y01 = s01 - s02 - s03, y10 = s10 + s11 + s12, y11 = s11 - s12 - s13;
-            if (bias is not null)
-            {
-                Vector256<float> b = Vector256.Load(bias + f);
-                y00 += b; y01 += b; y10 += b; y11 += b;
-            }
-            if (relu)
-            {
-                y00 = Vector256.Max(y00, Vector256<float>.Zero); y01 = Vector256.Max(y01, Vector256<float>.Zero);
-                y10 = Vector256.Max(y10, Vector256<float>.Zero); y11 = Vector256.Max(y11, Vector256<float>.Zero);
-            }
-            Vector256<float> best = y00;
-            Vector256<int> index = Vector256<int>.Indices + Vector256.Create(cell0 + f);
-            if (right)
-            {
-                Vector256<float> greater = Vector256.GreaterThan(y01, best);
-                best = Vector256.ConditionalSelect(greater, y01, best);
-                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell1 + f), index);
-            }
-            if (below)
-            {
-                Vector256<float> greater = Vector256.GreaterThan(y10, best);
-                best = Vector256.ConditionalSelect(greater, y10, best);
-                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell2 + f), index);
-                if (right)
-                {
-                    greater = Vector256.GreaterThan(y11, best);
-                    best = Vector256.ConditionalSelect(greater, y11, best);
-                    index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell3 + f), index);
-                }
-            }
-            best.Store(pooled + f);
-            if (winners is not null)
-            {
-                index.Store(winners + f);
-            }
+            InverseTransform(m + f, pointStride, bias is null ? null : bias + f, relu, out var y00, out var y01, out var y10, out var y11);
+            MaxPool.PoolWindow256(pooled + f, winners is null ? null : winners + f, f, y00, y01, y10, y11, cell0, cell1, cell2, cell3, right, below);
         }
     }
 
