@@ -98,6 +98,7 @@ public class DirectConvTests
         var geometry = Geometry(height, width, kernelSize, kernelSize, stride, stride, padding);
         var pool = ConvGeometry.TryCreate(geometry.OutputHeight, geometry.OutputWidth, 32, new Size2(2, 2), new Size2(2, 2), poolPadding)!.Value;
         Assert.That(DirectConv.PoolsWindows(geometry, 32, pool), Is.True);
+        Assert.That(DirectConv.PoolsWindowsInKernel(geometry, 32, pool), Is.EqualTo(HasAvx2), "the AVX2 kernel runs wherever AVX2 and FMA do");
         var random = new RandomSource(5);
         foreach (int count in new[] { 1, 3 })
         {

@@ -141,6 +141,13 @@ public static class DirectConv
         MaxPool.PoolsBlocks2x2(geometry.OutputHeight, geometry.OutputWidth, filters, pool);
 
     /// <summary>
+    /// True when <see cref="ForwardPooled"/> runs its AVX2 kernel for this geometry and pool (otherwise it runs the
+    /// scalar references through a temporary output): <see cref="PoolsWindows"/>, <see cref="IsSupported"/>, AVX2 and FMA.
+    /// </summary>
+    public static bool PoolsWindowsInKernel(in ConvGeometry geometry, int filters, in ConvGeometry pool) =>
+        PoolsWindows(geometry, filters, pool) && IsSupported(geometry, filters) && Vector256.IsHardwareAccelerated && Fma.IsSupported;
+
+    /// <summary>
     /// <see cref="Forward"/> followed by <see cref="MaxPool.Forward"/> over its output, without the output: the
     /// 2x2 pixels of each window are computed together and pooled in registers (<see cref="PoolsWindows"/> must
     /// hold). pooled[N, POH, POW, F] and argmax (unless empty) receive the same values and winners, indices into
@@ -157,7 +164,7 @@ public static class DirectConv
         long pooledLength = (long)count * pool.OutputPixels * filters;
         CheckLength(pooled.Length, pooledLength, nameof(pooled), "N·POH·POW·F");
         CheckLength(argmax.IsEmpty ? pooledLength : argmax.Length, pooledLength, nameof(argmax), "N·POH·POW·F (or empty)");
-        if (!IsSupported(geometry, filters) || !Vector256.IsHardwareAccelerated || !Fma.IsSupported)
+        if (!PoolsWindowsInKernel(geometry, filters, pool))
         {
             float[] output = new float[count * geometry.OutputPixels * filters];
             ForwardReference(padded, kernel, bias, geometry, filters, count, relu, output);

@@ -401,10 +401,11 @@ public sealed class Conv2D : Layer
         _callTraining = training;
         _callPool = pool;
         // Fused when the pool's windows are Winograd's tiles (and ReLU, if any, comes with a bias, as Winograd applies
-        // it), or 2x2 blocks of the direct convolution's pixels.
+        // it), or 2x2 blocks of the direct convolution's pixels that its AVX2 kernel pools (the scalar fallback would
+        // allocate an output per chunk).
         _callPoolsInKernel = _winogradKernel is not null
             ? (Activation != Activation.Relu || _bias is not null) && Winograd.PoolsTiles(_geometry, Filters, pool.Geometry)
-            : _direct && DirectConv.PoolsWindows(_geometry, Filters, pool.Geometry);
+            : _direct && DirectConv.PoolsWindowsInKernel(_geometry, Filters, pool.Geometry);
         _workers!.For(_callChunks, _forwardPooledChunk);
         _callPool = null;
         _outputInScratch = true;
