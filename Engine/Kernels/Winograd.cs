@@ -219,7 +219,7 @@ public static unsafe class Winograd
         nint pooledLength = (nint)pool.OutputPixels * filters;
         fixed (float* inputPointer = input, kernelPointer = transformedKernel, biasPointer = bias)
         {
-            var walk = new TileWalk(geometry, inputPointer, outputPointer, filters, zeros, discard);
+            var walk = new TileWalk(geometry, 2, inputPointer, outputPointer, filters, zeros, discard);
             int tiles = examples * TilesPerExample(geometry);
             for (int first = 0; first < tiles; first += BlockTiles)
             {
@@ -262,7 +262,7 @@ public static unsafe class Winograd
     /// repeat the last (computed, not stored). Each value one fused multiply-add chain over the channels in order, from zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductRows(float* v, int rows, float* u, int channels, int filters, float* m)
+    internal static void ProductRows(float* v, int rows, float* u, int channels, int filters, float* m)
     {
         nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
         nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
@@ -489,7 +489,7 @@ public static unsafe class Winograd
         new Span<float>(zeros, Math.Max(channels, filters)).Clear();
         fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
         {
-            var walk = new TileWalk(geometry, inputPointer, dPrePointer, filters, zeros, zeros);
+            var walk = new TileWalk(geometry, 2, inputPointer, dPrePointer, filters, zeros, zeros);
             for (int first = 0; first < tiles; first += GradientBlockTiles)
             {
                 int count = Math.Min(GradientBlockTiles, tiles - first);
@@ -782,22 +782,24 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// Where tile t reads and writes: its 16 input cells (a zero row in the padding, and past the padded
-    /// image for an odd output size) and its 4 output cells (a discard row past the output, or a zero row
+    /// Where tile t reads and writes, for output tiles of <c>size</c> x <c>size</c> pixels (2 here, 4 in
+    /// <see cref="Winograd4x4"/>): its (size + 2)² input cells (a zero row in the padding, and past the padded
+    /// image for a cut last tile) and its size² output cells (a discard row past the output, or a zero row
     /// when the "output" is the dPre the kernel gradient reads).
     /// </summary>
-    private readonly struct TileWalk
+    internal readonly struct TileWalk
     {
         private readonly float* _input, _output, _zeros, _discard;
-        private readonly int _channels, _filters, _height, _width, _padTop, _padLeft, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
+        private readonly int _size, _channels, _filters, _height, _width, _padTop, _padLeft, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
         private readonly nint _inputLength, _outputLength;
 
-        public TileWalk(in ConvGeometry geometry, float* input, float* output, int filters, float* zeros, float* discard)
+        public TileWalk(in ConvGeometry geometry, int size, float* input, float* output, int filters, float* zeros, float* discard)
         {
             _input = input;
             _output = output;
             _zeros = zeros;
             _discard = discard;
+            _size = size;
             _channels = geometry.Channels;
             _filters = filters;
             _height = geometry.InputHeight;
@@ -806,15 +808,15 @@ public static unsafe class Winograd
             _padLeft = geometry.PadLeft;
             _outputHeight = geometry.OutputHeight;
             _outputWidth = geometry.OutputWidth;
-            _tilesWide = (geometry.OutputWidth + 1) / 2;
-            _tilesPerExample = TilesPerExample(geometry);
+            _tilesWide = (geometry.OutputWidth + size - 1) / size;
+            _tilesPerExample = ((geometry.OutputHeight + size - 1) / size) * _tilesWide;
             _inputLength = geometry.InputLength;
             _outputLength = (nint)geometry.OutputPixels * filters;
         }
 
         /// <summary>
-        /// Fills <paramref name="cells"/>[16] with tile <paramref name="tile"/>'s input cells, row by row: the 4x4 block
-        /// whose top-left corner is the tile's, in the input padded by PadTop rows and PadLeft columns (zeros).
+        /// Fills <paramref name="cells"/>[(size + 2)²] with tile <paramref name="tile"/>'s input cells, row by row: the
+        /// block whose top-left corner is the tile's, in the input padded by PadTop rows and PadLeft columns (zeros).
         /// </summary>
         public void InputCells(int tile, float** cells)
         {
@@ -822,28 +824,29 @@ public static unsafe class Winograd
             float* example = _input + n * _inputLength;
             y -= _padTop;
             x -= _padLeft;
-            for (int r = 0; r < 4; r++)
+            int side = _size + 2;
+            for (int r = 0; r < side; r++)
             {
                 bool rowInside = (uint)(y + r) < (uint)_height;
-                for (int c = 0; c < 4; c++)
+                for (int c = 0; c < side; c++)
                 {
                     bool inside = rowInside && (uint)(x + c) < (uint)_width;
-                    cells[r * 4 + c] = inside ? example + ((nint)(y + r) * _width + x + c) * _channels : _zeros;
+                    cells[r * side + c] = inside ? example + ((nint)(y + r) * _width + x + c) * _channels : _zeros;
                 }
             }
         }
 
-        /// <summary>Fills <paramref name="cells"/>[4] with tile <paramref name="tile"/>'s output cells, row by row.</summary>
+        /// <summary>Fills <paramref name="cells"/>[size²] with tile <paramref name="tile"/>'s output cells, row by row.</summary>
         public void OutputCells(int tile, float** cells)
         {
             var (n, y, x) = Locate(tile);
             float* example = _output + n * _outputLength;
-            for (int r = 0; r < 2; r++)
+            for (int r = 0; r < _size; r++)
             {
-                for (int c = 0; c < 2; c++)
+                for (int c = 0; c < _size; c++)
                 {
                     bool inside = y + r < _outputHeight && x + c < _outputWidth;
-                    cells[r * 2 + c] = inside ? example + ((nint)(y + r) * _outputWidth + x + c) * _filters : _discard;
+                    cells[r * _size + c] = inside ? example + ((nint)(y + r) * _outputWidth + x + c) * _filters : _discard;
                 }
             }
         }
@@ -853,7 +856,7 @@ public static unsafe class Winograd
         {
             int n = tile / _tilesPerExample, index = tile - n * _tilesPerExample;
             int row = index / _tilesWide;
-            return (n, 2 * row, 2 * (index - row * _tilesWide));
+            return (n, _size * row, _size * (index - row * _tilesWide));
         }
     }
 

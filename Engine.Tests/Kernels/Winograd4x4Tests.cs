@@ -1,0 +1,212 @@
+using Engine.Kernels;
+using static Engine.Tests.Kernels.KernelData;
+
+namespace Engine.Tests.Kernels;
+
+// Shape legend: N batch, H/W input spatial, C channels, OH/OW output spatial, F filters.
+
+public class Winograd4x4Tests
+{
+    private static ConvGeometry Geometry(int height, int width, int channels, Padding padding) =>
+        ConvGeometry.TryCreate(height, width, channels, new Size2(3, 3), new Size2(1, 1), padding)!.Value;
+
+    [TestCase(8, 16)]
+    [TestCase(32, 64)]
+    [TestCase(128, 64)]
+    public void KernelTransformEqualsItsScalarTwinBitForBit(int channels, int filters)
+    {
+        float[] kernel = Gaussian(9 * channels * filters, new RandomSource(3));
+        float[] simd = new float[Winograd4x4.TransformedLength(channels, filters)];
+        float[] scalar = Enumerable.Repeat(float.NaN, simd.Length).ToArray();
+        Winograd4x4.TransformKernel(kernel, channels, filters, simd);
+        Winograd4x4.TransformKernelReference(kernel, channels, filters, scalar);
+        AssertBitEqual(simd, scalar, "U = G·g·Gᵀ");
+
+        // Panel by panel (as the layer runs them in parallel), in any order: the same values.
+        float[] byPanel = Enumerable.Repeat(float.NaN, simd.Length).ToArray();
+        for (int panel = filters / Winograd4x4.PanelWidth - 1; panel >= 0; panel--)
+        {
+            Winograd4x4.TransformKernel(kernel, channels, filters, byPanel, panel, 1);
+        }
+        AssertBitEqual(byPanel, simd, "panel by panel");
+    }
+
+    [Test]
+    public void KernelTransformIsGgGt()
+    {
+        // Filter f's 3x3 taps (channel 0) are f + (1..9) / 10; channels 1..7 are zero. U = G·g·Gᵀ written out.
+        float[] kernel = new float[9 * 8 * 16];
+        for (int tap = 0; tap < 9; tap++)
+        {
+            for (int f = 0; f < 16; f++)
+            {
+                kernel[tap * 8 * 16 + f] = f + (tap + 1) / 10f;
+            }
+        }
+        float[] transformed = new float[Winograd4x4.TransformedLength(8, 16)];
+        Winograd4x4.TransformKernel(kernel, 8, 16, transformed);
+        double[,] g =
+        {
+            { 1 / 4.0, 0, 0 }, { -1 / 6.0, -1 / 6.0, -1 / 6.0 }, { -1 / 6.0, 1 / 6.0, -1 / 6.0 },
+            { 1 / 24.0, 1 / 12.0, 1 / 6.0 }, { 1 / 24.0, -1 / 12.0, 1 / 6.0 }, { 0, 0, 1 },
+        };
+        for (int f = 0; f < 16; f++)
+        {
+            for (int r = 0; r < 6; r++)
+            {
+                for (int c = 0; c < 6; c++)
+                {
+                    double want = 0;
+                    for (int i = 0; i < 3; i++)
+                    {
+                        for (int j = 0; j < 3; j++)
+                        {
+                            want += g[r, i] * kernel[(i * 3 + j) * 8 * 16 + f] * g[c, j];
+                        }
+                    }
+                    float got = transformed[(r * 6 + c) * 8 * 16 + f]; // point, panel 0, channel 0
+                    Assert.That(got, Is.EqualTo(want).Within(1e-5 * Math.Max(1, Math.Abs(want))), $"U[{r},{c}] of filter {f}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The forward's error bound against the direct convolution, per √(9C) and output scale: twice F(2x2, 3x3)'s,
+    /// as its coefficients (up to 8 and down to 1/24) round more. (These cases stay within 1.5e-6.)
+    /// </summary>
+    private const double Rounding = 2e-6;
+
+    [TestCaseSource(typeof(WinogradTests), nameof(WinogradTests.Geometries))]
+    public void ForwardEqualsItsScalarTwinBitForBitAndTheConvolutionWithinRounding(int height, int width, int channels, int filters, Padding padding)
+    {
+        var geometry = Geometry(height, width, channels, padding);
+        var random = new RandomSource(7);
+        foreach (int count in new[] { 1, 3 })
+        {
+            float[] input = Gaussian(count * geometry.InputLength, random);
+            float[] padded = new float[count * IndirectConv.PaddedLength(geometry)];
+            IndirectConv.Pad(input, geometry, count, padded);
+            float[] kernel = Gaussian(9 * channels * filters, random);
+            float[] bias = Gaussian(filters, random);
+            float[] transformed = new float[Winograd4x4.TransformedLength(channels, filters)];
+            Winograd4x4.TransformKernel(kernel, channels, filters, transformed);
+            int rows = count * geometry.OutputPixels;
+            foreach (var (withBias, relu) in new[] { (false, false), (true, false), (true, true), (false, true) })
+            {
+                ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
+                string what = $"N={count} bias={withBias} relu={relu}";
+                float[] simd = Enumerable.Repeat(float.NaN, rows * filters).ToArray(); // every value must be written
+                float[] scalar = Enumerable.Repeat(float.NaN, rows * filters).ToArray();
+                Winograd4x4.Forward(input, transformed, usedBias, geometry, filters, count, relu, simd);
+                Winograd4x4.ForwardReference(input, transformed, usedBias, geometry, filters, count, relu, scalar);
+                AssertBitEqual(simd, scalar, what);
+
+                float[] direct = new float[rows * filters];
+                IndirectConv.ForwardReference(padded, kernel, usedBias, geometry, filters, 0, rows, relu, direct);
+                if (!withBias && relu)
+                {
+                    Activations.Relu(direct, direct); // the direct reference applies ReLU with the bias only
+                }
+                double scale = direct.Max(Math.Abs), worst = 0;
+                for (int i = 0; i < direct.Length; i++)
+                {
+                    worst = Math.Max(worst, Math.Abs(simd[i] - direct[i]));
+                }
+                Assert.That(worst, Is.LessThanOrEqualTo(Rounding * Math.Sqrt(9 * channels) * Math.Max(scale, 1)), $"{what}: against the direct convolution");
+                Assert.That(worst, Is.GreaterThan(0), $"{what}: a different chain of operations from the direct sums (else this test checks nothing of the bound)");
+            }
+        }
+    }
+
+    /// <summary>(H, W, C, F, pool padding): the model's pooled layers, odd sizes (cut windows and tiles), a tile's lower windows outside the output (6 rows), VALID on even sizes.</summary>
+    public static IEnumerable<TestCaseData> PooledGeometries()
+    {
+        yield return new TestCaseData(14, 14, 32, 64, Padding.Same);
+        yield return new TestCaseData(7, 7, 64, 128, Padding.Same);
+        yield return new TestCaseData(5, 9, 8, 16, Padding.Same);
+        yield return new TestCaseData(1, 1, 16, 16, Padding.Same);
+        yield return new TestCaseData(6, 10, 16, 32, Padding.Valid);
+        yield return new TestCaseData(10, 6, 8, 16, Padding.Same);
+    }
+
+    [TestCaseSource(nameof(PooledGeometries))]
+    public void ForwardPooledEqualsTheForwardThenThePoolBitForBit(int height, int width, int channels, int filters, Padding poolPadding)
+    {
+        var geometry = Geometry(height, width, channels, Padding.Same);
+        var pool = ConvGeometry.TryCreate(height, width, filters, new Size2(2, 2), new Size2(2, 2), poolPadding)!.Value;
+        Assert.That(Winograd.PoolsTiles(geometry, filters, pool), Is.True);
+        var random = new RandomSource(11);
+        foreach (int count in new[] { 1, 3 })
+        {
+            float[] input = Gaussian(count * geometry.InputLength, random);
+            float[] kernel = Gaussian(9 * channels * filters, random);
+            float[] bias = Gaussian(filters, random);
+            float[] transformed = new float[Winograd4x4.TransformedLength(channels, filters)];
+            Winograd4x4.TransformKernel(kernel, channels, filters, transformed);
+            int pooledLength = count * pool.OutputPixels * filters;
+            foreach (var (withBias, relu, winners) in new[] { (true, true, true), (false, false, true), (true, true, false) })
+            {
+                ReadOnlySpan<float> usedBias = withBias ? bias : ReadOnlySpan<float>.Empty;
+                string what = $"N={count} bias={withBias} relu={relu} winners={winners}";
+                float[] output = new float[count * geometry.OutputPixels * filters];
+                Winograd4x4.Forward(input, transformed, usedBias, geometry, filters, count, relu, output);
+                float[] expected = new float[pooledLength];
+                int[] expectedWinners = new int[winners ? pooledLength : 0];
+                MaxPool.ForwardReference(output, pool, count, expected, expectedWinners);
+
+                float[] fused = Enumerable.Repeat(float.NaN, pooledLength).ToArray(); // every value must be written
+                int[] fusedWinners = Enumerable.Repeat(-1, winners ? pooledLength : 0).ToArray();
+                Winograd4x4.ForwardPooled(input, transformed, usedBias, geometry, filters, count, relu, pool, fused, fusedWinners);
+                if (relu)
+                {
+                    Assert.That(expected.Count(value => value == 0f), Is.GreaterThan(0), $"{what}: windows of ReLU zeros (ties: the first cell wins) are tested");
+                }
+                AssertBitEqual(fused, expected, $"pooled values, {what}");
+                Assert.That(fusedWinners, Is.EqualTo(expectedWinners), $"winners, {what}");
+            }
+        }
+    }
+
+    [Test]
+    public void ForwardPooledRejectsAPoolWhoseWindowsAreNotTheTilesBlocks()
+    {
+        var geometry = Geometry(7, 7, 16, Padding.Same);
+        var valid = ConvGeometry.TryCreate(7, 7, 16, new Size2(2, 2), new Size2(2, 2), Padding.Valid)!.Value; // 3x3 windows: the last row and column unpooled
+        float[] transformed = new float[Winograd4x4.TransformedLength(16, 16)];
+        var error = Assert.Throws<ArgumentException>(() => Winograd4x4.ForwardPooled(new float[geometry.InputLength], transformed, [], geometry, 16, 1, true,
+            valid, new float[9 * 16], []));
+        Assert.That(error!.Message, Does.Contain("Winograd4x4.ForwardPooled").And.Contain("3x3 windows over 7x7x16").And.Contain("4x4 windows over 7x7x16"));
+    }
+
+    [Test]
+    public void ErrorsNameWhatWasReceivedAndExpected()
+    {
+        var geometry = Geometry(4, 4, 8, Padding.Same);
+        float[] transformed = new float[Winograd4x4.TransformedLength(8, 16)];
+        var wide = ConvGeometry.TryCreate(8, 8, 8, new Size2(5, 5), new Size2(1, 1), Padding.Same)!.Value;
+        var kernelSize = Assert.Throws<ArgumentException>(() => Winograd4x4.Forward(new float[1000], transformed, default, wide, 16, 1, false, new float[1000]));
+        Assert.That(kernelSize!.Message, Does.Contain("3x3").And.Contain("5x5"));
+
+        var shortInput = Assert.Throws<ArgumentException>(() =>
+            Winograd4x4.Forward(new float[10], transformed, default, geometry, 16, 1, false, new float[4 * 4 * 16]));
+        Assert.That(shortInput!.Message, Does.Contain("input").And.Contain("10").And.Contain(geometry.InputLength.ToString()).And.Contain("N·H·W·C"));
+
+        var shortKernel = Assert.Throws<ArgumentException>(() =>
+            Winograd4x4.Forward(new float[geometry.InputLength], new float[Winograd.TransformedLength(8, 16)], default, geometry, 16, 1, false, new float[4 * 4 * 16]));
+        Assert.That(shortKernel!.Message, Does.Contain("transformedKernel").And.Contain("36·C·F"));
+
+        var badFilters = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd4x4.TransformKernel(new float[9 * 8 * 20], 8, 20, new float[36 * 8 * 20]));
+        Assert.That(badFilters!.Message, Does.Contain("F=20"));
+
+        var badChannels = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd4x4.TransformKernel(new float[9 * 3 * 16], 3, 16, new float[36 * 3 * 16]));
+        Assert.That(badChannels!.Message, Does.Contain("C=3"));
+
+        var badPanels = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd4x4.TransformKernel(new float[9 * 8 * 32], 8, 32, new float[36 * 8 * 32], 1, 2));
+        Assert.That(badPanels!.Message, Does.Contain("[0, 2)").And.Contain("received 2 from 1"));
+
+        var shortOutput = Assert.Throws<ArgumentException>(() =>
+            Winograd4x4.Forward(new float[geometry.InputLength], transformed, default, geometry, 16, 1, false, new float[5]));
+        Assert.That(shortOutput!.Message, Does.Contain("output").And.Contain("N·OH·OW·F"));
+    }
+}
