@@ -9,9 +9,9 @@ public class WinogradTests
 {
     /// <summary>
     /// (H, W, C, F, padding): the model's second and third layers and their input gradients (C and F
-    /// swapped), odd sizes (a cut last tile row and column), 1x1 and 2x3 images, VALID, a tile count
-    /// past one block that is not a multiple of the product tile, and a kernel-gradient block large enough
-    /// to be multiplied one row of points at a time.
+    /// swapped), odd sizes (cut last tiles: 1, 2 or 3 of a tile's 4 rows and columns inside), 1x1 and 2x3
+    /// images, VALID, tile counts that are not a multiple of the product tile's 6 rows, and 28x28 (49 tiles an
+    /// example: past one kernel-gradient block of 128 tiles with 3 examples).
     /// </summary>
     public static IEnumerable<TestCaseData> Geometries()
     {
@@ -19,7 +19,8 @@ public class WinogradTests
         yield return new TestCaseData(7, 7, 64, 128, Padding.Same);
         yield return new TestCaseData(14, 14, 64, 32, Padding.Same);
         yield return new TestCaseData(7, 7, 128, 64, Padding.Same);
-        yield return new TestCaseData(14, 14, 64, 128, Padding.Same); // 3 examples: a kernel-gradient block past 768 KiB, one row of points at a time
+        yield return new TestCaseData(14, 14, 64, 128, Padding.Same);
+        yield return new TestCaseData(28, 28, 8, 16, Padding.Same);
         yield return new TestCaseData(5, 9, 8, 16, Padding.Same);
         yield return new TestCaseData(1, 1, 16, 16, Padding.Same);
         yield return new TestCaseData(6, 6, 64, 16, Padding.Same);
@@ -42,49 +43,61 @@ public class WinogradTests
         Winograd.TransformKernel(kernel, channels, filters, simd);
         Winograd.TransformKernelReference(kernel, channels, filters, scalar);
         AssertBitEqual(simd, scalar, "U = G·g·Gᵀ");
+
+        // Panel by panel (as the layer runs them in parallel), in any order: the same values.
+        float[] byPanel = Enumerable.Repeat(float.NaN, simd.Length).ToArray();
+        for (int panel = filters / Winograd.PanelWidth - 1; panel >= 0; panel--)
+        {
+            Winograd.TransformKernel(kernel, channels, filters, byPanel, panel, 1);
+        }
+        AssertBitEqual(byPanel, simd, "panel by panel");
     }
 
     [Test]
     public void KernelTransformIsGgGt()
     {
-        // One channel and 16 filters: filter f's 3x3 taps are f + (1..9) / 10; U = G·g·Gᵀ written out.
-        float[] kernel = new float[9 * 16];
+        // Filter f's 3x3 taps (channel 0) are f + (1..9) / 10; channels 1..7 are zero. U = G·g·Gᵀ written out.
+        float[] kernel = new float[9 * 8 * 16];
         for (int tap = 0; tap < 9; tap++)
         {
             for (int f = 0; f < 16; f++)
             {
-                kernel[tap * 16 + f] = f + (tap + 1) / 10f;
+                kernel[tap * 8 * 16 + f] = f + (tap + 1) / 10f;
             }
         }
-        // C = 8 (the SIMD width); channels 1..7 are zero.
-        float[] wide = new float[9 * 8 * 16];
-        for (int tap = 0; tap < 9; tap++)
-        {
-            Array.Copy(kernel, tap * 16, wide, tap * 8 * 16, 16);
-        }
         float[] transformed = new float[Winograd.TransformedLength(8, 16)];
-        Winograd.TransformKernel(wide, 8, 16, transformed);
-        double[,] g = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+        Winograd.TransformKernel(kernel, 8, 16, transformed);
+        double[,] g =
+        {
+            { 1 / 4.0, 0, 0 }, { -1 / 6.0, -1 / 6.0, -1 / 6.0 }, { -1 / 6.0, 1 / 6.0, -1 / 6.0 },
+            { 1 / 24.0, 1 / 12.0, 1 / 6.0 }, { 1 / 24.0, -1 / 12.0, 1 / 6.0 }, { 0, 0, 1 },
+        };
         for (int f = 0; f < 16; f++)
         {
-            for (int r = 0; r < 4; r++)
+            for (int r = 0; r < 6; r++)
             {
-                for (int c = 0; c < 4; c++)
+                for (int c = 0; c < 6; c++)
                 {
                     double want = 0;
                     for (int i = 0; i < 3; i++)
                     {
                         for (int j = 0; j < 3; j++)
                         {
-                            want += g[r, i] * kernel[(i * 3 + j) * 16 + f] * g[c, j];
+                            want += g[r, i] * kernel[(i * 3 + j) * 8 * 16 + f] * g[c, j];
                         }
                     }
-                    float got = transformed[(r * 4 + c) * 8 * 16 + f]; // point, panel 0, channel 0
+                    float got = transformed[(r * 6 + c) * 8 * 16 + f]; // point, panel 0, channel 0
                     Assert.That(got, Is.EqualTo(want).Within(1e-5 * Math.Max(1, Math.Abs(want))), $"U[{r},{c}] of filter {f}");
                 }
             }
         }
     }
+
+    /// <summary>
+    /// The forward's error bound against the direct convolution, per √(9C) and output scale: twice F(2x2, 3x3)'s,
+    /// as its coefficients (up to 8 and down to 1/24) round more. (These cases stay within 1.5e-6.)
+    /// </summary>
+    private const double Rounding = 2e-6;
 
     [TestCaseSource(nameof(Geometries))]
     public void ForwardEqualsItsScalarTwinBitForBitAndTheConvolutionWithinRounding(int height, int width, int channels, int filters, Padding padding)
@@ -122,12 +135,13 @@ public class WinogradTests
                 {
                     worst = Math.Max(worst, Math.Abs(simd[i] - direct[i]));
                 }
-                Assert.That(worst, Is.LessThanOrEqualTo(1e-6 * Math.Sqrt(9 * channels) * Math.Max(scale, 1)), $"{what}: against the direct convolution");
+                Assert.That(worst, Is.LessThanOrEqualTo(Rounding * Math.Sqrt(9 * channels) * Math.Max(scale, 1)), $"{what}: against the direct convolution");
+                Assert.That(worst, Is.GreaterThan(0), $"{what}: a different chain of operations from the direct sums (else this test checks nothing of the bound)");
             }
         }
     }
 
-    /// <summary>(H, W, C, F, pool padding): the model's pooled layers, odd sizes (cut windows), and VALID on even sizes.</summary>
+    /// <summary>(H, W, C, F, pool padding): the model's pooled layers, odd sizes (cut windows and tiles), a tile's lower windows outside the output (6 rows), VALID on even sizes.</summary>
     public static IEnumerable<TestCaseData> PooledGeometries()
     {
         yield return new TestCaseData(14, 14, 32, 64, Padding.Same);
@@ -135,6 +149,7 @@ public class WinogradTests
         yield return new TestCaseData(5, 9, 8, 16, Padding.Same);
         yield return new TestCaseData(1, 1, 16, 16, Padding.Same);
         yield return new TestCaseData(6, 10, 16, 32, Padding.Valid);
+        yield return new TestCaseData(10, 6, 8, 16, Padding.Same);
     }
 
     [TestCaseSource(nameof(PooledGeometries))]
@@ -240,7 +255,7 @@ public class WinogradTests
         float[] transformed = new float[Winograd.TransformedLength(16, 16)];
         var error = Assert.Throws<ArgumentException>(() => Winograd.ForwardPooled(new float[geometry.InputLength], transformed, [], geometry, 16, 1, true,
             valid, new float[9 * 16], []));
-        Assert.That(error!.Message, Does.Contain("3x3 windows over 7x7x16").And.Contain("4x4 windows over 7x7x16"));
+        Assert.That(error!.Message, Does.Contain("Winograd.ForwardPooled").And.Contain("3x3 windows over 7x7x16").And.Contain("4x4 windows over 7x7x16"));
     }
 
     [Test]
@@ -271,11 +286,18 @@ public class WinogradTests
             Winograd.Forward(new float[10], transformed, default, geometry, 16, 1, false, new float[4 * 4 * 16]));
         Assert.That(shortInput!.Message, Does.Contain("input").And.Contain("10").And.Contain(geometry.InputLength.ToString()).And.Contain("N·H·W·C"));
 
-        var badFilters = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 8 * 20], 8, 20, new float[16 * 8 * 20]));
+        var shortKernel = Assert.Throws<ArgumentException>(() =>
+            Winograd.Forward(new float[geometry.InputLength], new float[16 * 8 * 16], default, geometry, 16, 1, false, new float[4 * 4 * 16]));
+        Assert.That(shortKernel!.Message, Does.Contain("transformedKernel").And.Contain("36·C·F"));
+
+        var badFilters = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 8 * 20], 8, 20, new float[36 * 8 * 20]));
         Assert.That(badFilters!.Message, Does.Contain("F=20"));
 
-        var badChannels = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 3 * 16], 3, 16, new float[16 * 3 * 16]));
+        var badChannels = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 3 * 16], 3, 16, new float[36 * 3 * 16]));
         Assert.That(badChannels!.Message, Does.Contain("C=3"));
+
+        var badPanels = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 8 * 32], 8, 32, new float[36 * 8 * 32], 1, 2));
+        Assert.That(badPanels!.Message, Does.Contain("[0, 2)").And.Contain("received 2 from 1"));
 
         var shortOutput = Assert.Throws<ArgumentException>(() =>
             Winograd.Forward(new float[geometry.InputLength], transformed, default, geometry, 16, 1, false, new float[5]));

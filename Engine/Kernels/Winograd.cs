@@ -5,34 +5,53 @@ using System.Runtime.Intrinsics.X86;
 namespace Engine.Kernels;
 
 /// <summary>
-/// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016), on NHWC
-/// examples padded as their <see cref="ConvGeometry"/> says (the zeros read in place, never copied).
-/// Each 2x2 block of output pixels (a tile) is computed from the 4x4 block of padded input under it:
-/// the input block and the kernel are transformed into 16 points, multiplied point by point and summed
-/// over the channels (16 products [tiles, C] x [C, F]), and the 16 sums are transformed back into the
-/// 2x2 outputs. That is 16 multiply-adds per tile, channel and filter where the convolution takes 36:
-/// 2.25x fewer.
+/// 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, 2016): the forward and
+/// both gradients of the model's conv2 and conv3 on AVX2 machines. Each 4x4 block of output pixels (a tile) is
+/// computed from the 6x6 block of padded input under it (the zeros read in place): the block and the kernel are
+/// transformed into 36 points, multiplied point by point and summed over the channels (36 products [tiles, C] x
+/// [C, F], the same 6x16 product tile as <see cref="Winograd"/>'s), and the 36 sums are transformed back into the
+/// 16 outputs. That is 36 multiply-adds per tile, channel and filter where the convolution takes 144: 4x fewer
+/// (F(2x2, 3x3): 2.25x). The kernel gradient sums the gradient of U over the tiles in the same 36 points
+/// (<see cref="WeightGradient"/>) and takes it back to the 3x3 taps (<see cref="FinishWeightGradient"/>).
 /// </summary>
 /// <remarks>
-/// With B, G and A the F(2x2, 3x3) matrices, V = Bᵀ·d·B (input block d, 4x4), U = G·g·Gᵀ (kernel g, 3x3),
-/// Y = Aᵀ·M·A with M = Σ over channels of V ⊙ U:
-/// Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], Aᵀ = [1 1 1 0; 0 1 -1 -1].
-/// Every value is one fixed chain of operations, the same in the SIMD kernels and in their scalar twins
-/// (<see cref="ForwardReference"/>, ...), so the bits depend neither on the thread count nor on which of
-/// the two runs; but it is not the direct convolution's chain, from which the results differ by rounding.
+/// With V = Bᵀ·d·B (input block d, 6x6), U = G·g·Gᵀ (kernel g, 3x3), Y = Aᵀ·M·A, M = Σ over channels of V ⊙ U:
+/// Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+/// G = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1],
+/// Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+/// Each transform is one fixed chain of adds, multiplies and fused multiply-adds (<see cref="InputPoints"/>,
+/// <see cref="KernelPoints"/>, <see cref="OutputPoints"/>), the same in the AVX2 kernels and in their scalar twins
+/// (<see cref="ForwardReference"/>, <see cref="TransformKernelReference"/>), so the bits depend neither on the
+/// thread count nor on which of the two runs. Its larger coefficients round more than F(2x2, 3x3)'s: the tests
+/// bound the difference from the direct sums accordingly.
 /// </remarks>
 public static unsafe class Winograd
 {
-    /// <summary>The 4x4 points of a transformed tile.</summary>
-    public const int Points = 16;
+    /// <summary>The 6x6 points of a transformed tile.</summary>
+    public const int Points = 36;
 
-    /// <summary>Filters per packed panel: the AVX2 product tile's two vectors.</summary>
-    private const int Panel = 16;
+    /// <summary>The side of an output tile.</summary>
+    private const int Tile = 4;
 
-    /// <summary>Tiles transformed, multiplied and transformed back together (a multiple of the product tile's 6 rows).</summary>
-    private const int BlockTiles = 12;
+    /// <summary>The side of an input block.</summary>
+    private const int Side = Tile + 2;
 
-    /// <summary>Rows of the product tiles (6 rows x 16 filters: 12 accumulators of the 16 AVX2 registers).</summary>
+    /// <summary>Filters per packed panel of a transformed kernel: the AVX2 product tile's two vectors.</summary>
+    public const int PanelWidth = 16;
+
+    private const int Panel = PanelWidth;
+
+    /// <summary>
+    /// Tiles transformed, multiplied and transformed back together: one product tile's 6 rows. (Single-core A/B on the
+    /// model's four shapes: 12 and 24 tiles took 1.03-1.24x the time of 6, whose points lie 6·C floats apart; 18 and
+    /// 30 the same as 6.)
+    /// </summary>
+    private const int BlockTiles = 6;
+
+    /// <summary>Floats between one point's rows of V (or M) and the next point's: one cache line (single-core A/B 0.93-0.99 of the time on the four shapes).</summary>
+    private const int PointPadding = 16;
+
+    /// <summary>Rows of the product tiles.</summary>
     private const int RowTile = 6;
 
     /// <summary>The largest C and F the SIMD kernels take (their zero and discard rows are on the stack).</summary>
@@ -49,86 +68,195 @@ public static unsafe class Winograd
         && filters > 0 && filters % Panel == 0 && filters <= MaxWidth
         && Vector256.IsHardwareAccelerated && Fma.IsSupported;
 
-    /// <summary>The length of a transformed kernel: 16 · C · F.</summary>
-    public static int TransformedLength(int channels, int filters) => Points * channels * filters;
-
-    /// <summary>Output tiles (2x2 blocks, the last row and column possibly cut) of one example.</summary>
-    public static int TilesPerExample(in ConvGeometry geometry) => ((geometry.OutputHeight + 1) / 2) * ((geometry.OutputWidth + 1) / 2);
 
     /// <summary>
-    /// transformed[16][F / 16][C][16] = U = G·g·Gᵀ of kernel[3, 3, C, F] (HWIO), point by point, laid out
-    /// as panels of 16 filters (each point's panel rows consecutive) for the product tiles.
+    /// Whether <paramref name="pool"/> (the geometry of a max pool over this convolution's output) is a 2x2 pool with strides
+    /// of 2 over the output's 2x2 blocks from its top-left corner (SAME, or VALID with even sizes), so that
+    /// <see cref="ForwardPooled"/> can pool each tile's four windows as it makes them.
     /// </summary>
-    public static void TransformKernel(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed)
+    public static bool PoolsTiles(in ConvGeometry geometry, int filters, in ConvGeometry pool) =>
+        MaxPool.PoolsBlocks2x2(geometry.OutputHeight, geometry.OutputWidth, filters, pool);
+
+    /// <summary>The length of a transformed kernel: 36 · C · F.</summary>
+    public static int TransformedLength(int channels, int filters) => Points * channels * filters;
+
+    /// <summary>Output tiles (4x4 blocks, the last row and column possibly cut) of one example.</summary>
+    public static int TilesPerExample(in ConvGeometry geometry) => ((geometry.OutputHeight + Tile - 1) / Tile) * ((geometry.OutputWidth + Tile - 1) / Tile);
+
+    /// <summary>Bᵀ·x of 6 values (one column or row of an input block): the input transform's one chain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InputPoints(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3, Vector256<float> x4, Vector256<float> x5,
+        out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3, out Vector256<float> y4, out Vector256<float> y5)
+    {
+        Vector256<float> four = Vector256.Create(4f), minusFour = Vector256.Create(-4f), minusFive = Vector256.Create(-5f);
+        Vector256<float> a = Vector256.FusedMultiplyAdd(minusFour, x2, x4), b = Vector256.FusedMultiplyAdd(minusFour, x1, x3);
+        Vector256<float> c = x4 - x2, d = (x3 - x1) * Vector256.Create(2f);
+        y0 = Vector256.FusedMultiplyAdd(four, x0, Vector256.FusedMultiplyAdd(minusFive, x2, x4));
+        y1 = a + b;
+        y2 = a - b;
+        y3 = c + d;
+        y4 = c - d;
+        y5 = Vector256.FusedMultiplyAdd(four, x1, Vector256.FusedMultiplyAdd(minusFive, x3, x5));
+    }
+
+    /// <summary>The scalar twin of the vector <see cref="InputPoints(Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float})"/>: x[0, s, 2s, ...] into y[0, t, 2t, ...].</summary>
+    private static void InputPoints(ReadOnlySpan<float> x, int s, Span<float> y, int t)
+    {
+        float x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s], x4 = x[4 * s], x5 = x[5 * s];
+        float a = MathF.FusedMultiplyAdd(-4f, x2, x4), b = MathF.FusedMultiplyAdd(-4f, x1, x3);
+        float c = x4 - x2, d = (x3 - x1) * 2f;
+        y[0] = MathF.FusedMultiplyAdd(4f, x0, MathF.FusedMultiplyAdd(-5f, x2, x4));
+        y[t] = a + b;
+        y[2 * t] = a - b;
+        y[3 * t] = c + d;
+        y[4 * t] = c - d;
+        y[5 * t] = MathF.FusedMultiplyAdd(4f, x1, MathF.FusedMultiplyAdd(-5f, x3, x5));
+    }
+
+    /// <summary>G·g of 3 values (one column or row of a kernel): the kernel transform's one chain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void KernelPoints(Vector256<float> g0, Vector256<float> g1, Vector256<float> g2,
+        out Vector256<float> u0, out Vector256<float> u1, out Vector256<float> u2, out Vector256<float> u3, out Vector256<float> u4, out Vector256<float> u5)
+    {
+        Vector256<float> sixth = Vector256.Create(-1f / 6f), s = g0 + g2;
+        Vector256<float> a = Vector256.FusedMultiplyAdd(g0, Vector256.Create(1f / 24f), g2 * Vector256.Create(1f / 6f)), b = g1 * Vector256.Create(1f / 12f);
+        u0 = g0 * Vector256.Create(0.25f);
+        u1 = (s + g1) * sixth;
+        u2 = (s - g1) * sixth;
+        u3 = a + b;
+        u4 = a - b;
+        u5 = g2;
+    }
+
+    /// <summary>The scalar twin of the vector <c>KernelPoints</c>.</summary>
+    private static void KernelPoints(float g0, float g1, float g2, Span<float> u, int t)
+    {
+        float s = g0 + g2;
+        float a = MathF.FusedMultiplyAdd(g0, 1f / 24f, g2 * (1f / 6f)), b = g1 * (1f / 12f);
+        u[0] = g0 * 0.25f;
+        u[t] = (s + g1) * (-1f / 6f);
+        u[2 * t] = (s - g1) * (-1f / 6f);
+        u[3 * t] = a + b;
+        u[4 * t] = a - b;
+        u[5 * t] = g2;
+    }
+
+    /// <summary>Aᵀ·x of 6 values (one column or row of a tile's points): the output transform's one chain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputPoints(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3, Vector256<float> x4, Vector256<float> x5,
+        out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+    {
+        Vector256<float> s = x1 + x2, t = x1 - x2, u = x3 + x4, w = x3 - x4;
+        y0 = x0 + s + u;
+        y1 = Vector256.FusedMultiplyAdd(Vector256.Create(2f), w, t);
+        y2 = Vector256.FusedMultiplyAdd(Vector256.Create(4f), u, s);
+        y3 = Vector256.FusedMultiplyAdd(Vector256.Create(8f), w, t) + x5;
+    }
+
+    /// <summary>The scalar twin of the vector <c>OutputPoints</c>: x[0, s, 2s, ...] into y[0, t, 2t, 3t].</summary>
+    private static void OutputPoints(ReadOnlySpan<float> x, int s, Span<float> y, int t)
+    {
+        float x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s], x4 = x[4 * s], x5 = x[5 * s];
+        float a = x1 + x2, b = x1 - x2, c = x3 + x4, w = x3 - x4;
+        y[0] = x0 + a + c;
+        y[t] = MathF.FusedMultiplyAdd(2f, w, b);
+        y[2 * t] = MathF.FusedMultiplyAdd(4f, c, a);
+        y[3 * t] = MathF.FusedMultiplyAdd(8f, w, b) + x5;
+    }
+
+    /// <summary>
+    /// transformed[36][F / 16][C][16] = U = G·g·Gᵀ of kernel[3, 3, C, F] (HWIO), point by point, laid out as panels
+    /// of 16 filters (each point's panel rows consecutive) for the product tiles.
+    /// </summary>
+    public static void TransformKernel(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed) =>
+        TransformKernel(kernel, channels, filters, transformed, 0, filters / Panel);
+
+    /// <summary>
+    /// <see cref="TransformKernel(ReadOnlySpan{float}, int, int, Span{float})"/> for the panels of 16 filters
+    /// [<paramref name="firstPanel"/>, + <paramref name="panels"/>) only, which no other panel's values depend on
+    /// (so that the panels can be transformed in parallel).
+    /// </summary>
+    public static void TransformKernel(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed, int firstPanel, int panels)
     {
         CheckKernel(kernel, channels, filters, transformed);
+        if (firstPanel < 0 || panels < 0 || firstPanel + panels > filters / Panel)
+        {
+            throw new ArgumentOutOfRangeException(nameof(panels), $"Winograd expects panels within [0, {filters / Panel}) (F / 16); received {panels} from {firstPanel}.");
+        }
         if (!Vector256.IsHardwareAccelerated)
         {
-            TransformKernelReference(kernel, channels, filters, transformed);
+            TransformKernelReference(kernel, channels, filters, transformed, firstPanel, panels);
             return;
         }
-        var half = Vector256.Create(0.5f);
         fixed (float* g = kernel, u = transformed)
         {
-            nint tapStride = (nint)channels * filters;
-            for (int c = 0; c < channels; c++)
+            nint tap = (nint)channels * filters, point = tap;
+            for (int panel = firstPanel; panel < firstPanel + panels; panel++)
             {
-                for (int f = 0; f < filters; f += Vector256<float>.Count)
+                // Channel by channel within a panel: each point's 64 bytes of a channel follow the previous channel's.
+                for (int c = 0; c < channels; c++)
                 {
-                    float* k = g + (nint)c * filters + f;
-                    // Rows of G·g (4 rows x 3 columns), then the columns of (G·g)·Gᵀ.
-                    Vector256<float> g00 = Vector256.Load(k), g01 = Vector256.Load(k + tapStride), g02 = Vector256.Load(k + 2 * tapStride);
-                    Vector256<float> g10 = Vector256.Load(k + 3 * tapStride), g11 = Vector256.Load(k + 4 * tapStride), g12 = Vector256.Load(k + 5 * tapStride);
-                    Vector256<float> g20 = Vector256.Load(k + 6 * tapStride), g21 = Vector256.Load(k + 7 * tapStride), g22 = Vector256.Load(k + 8 * tapStride);
-                    Vector256<float> a10 = (g00 + g10 + g20) * half, a11 = (g01 + g11 + g21) * half, a12 = (g02 + g12 + g22) * half;
-                    Vector256<float> a20 = (g00 - g10 + g20) * half, a21 = (g01 - g11 + g21) * half, a22 = (g02 - g12 + g22) * half;
-                    float* p = u + ((nint)(f / Panel) * channels + c) * Panel + f % Panel;
-                    nint point = (nint)channels * filters;
-                    StoreRow(p, point, g00, g01, g02, half);
-                    StoreRow(p + 4 * point, point, a10, a11, a12, half);
-                    StoreRow(p + 8 * point, point, a20, a21, a22, half);
-                    StoreRow(p + 12 * point, point, g20, g21, g22, half);
+                    for (int half = 0; half < Panel; half += Vector256<float>.Count)
+                    {
+                        float* k = g + (nint)c * filters + panel * Panel + half;
+                        float* p = u + ((nint)panel * channels + c) * Panel + half;
+                        // G·g column by column (6 rows x 3 columns), then each row times Gᵀ.
+                        KernelPoints(Vector256.Load(k), Vector256.Load(k + 3 * tap), Vector256.Load(k + 6 * tap),
+                            out var a00, out var a10, out var a20, out var a30, out var a40, out var a50);
+                        KernelPoints(Vector256.Load(k + tap), Vector256.Load(k + 4 * tap), Vector256.Load(k + 7 * tap),
+                            out var a01, out var a11, out var a21, out var a31, out var a41, out var a51);
+                        KernelPoints(Vector256.Load(k + 2 * tap), Vector256.Load(k + 5 * tap), Vector256.Load(k + 8 * tap),
+                            out var a02, out var a12, out var a22, out var a32, out var a42, out var a52);
+                        StoreKernelRow(p, point, a00, a01, a02);
+                        StoreKernelRow(p + 6 * point, point, a10, a11, a12);
+                        StoreKernelRow(p + 12 * point, point, a20, a21, a22);
+                        StoreKernelRow(p + 18 * point, point, a30, a31, a32);
+                        StoreKernelRow(p + 24 * point, point, a40, a41, a42);
+                        StoreKernelRow(p + 30 * point, point, a50, a51, a52);
+                    }
                 }
             }
         }
     }
 
-    /// <summary>Columns of one row of G·g times Gᵀ: the row's 4 points, <paramref name="point"/> floats apart.</summary>
-    private static void StoreRow(float* p, nint point, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> half)
+    /// <summary>One row of G·g times Gᵀ: the row's 6 points, <paramref name="point"/> floats apart.</summary>
+    private static void StoreKernelRow(float* p, nint point, Vector256<float> g0, Vector256<float> g1, Vector256<float> g2)
     {
-        a0.Store(p);
-        ((a0 + a1 + a2) * half).Store(p + point);
-        ((a0 - a1 + a2) * half).Store(p + 2 * point);
-        a2.Store(p + 3 * point);
+        KernelPoints(g0, g1, g2, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5);
+        u0.Store(p);
+        u1.Store(p + point);
+        u2.Store(p + 2 * point);
+        u3.Store(p + 3 * point);
+        u4.Store(p + 4 * point);
+        u5.Store(p + 5 * point);
     }
 
     /// <summary>The scalar twin of <see cref="TransformKernel"/>: the same operations, value by value.</summary>
-    public static void TransformKernelReference(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed)
+    public static void TransformKernelReference(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed) =>
+        TransformKernelReference(kernel, channels, filters, transformed, 0, filters / Panel);
+
+    private static void TransformKernelReference(ReadOnlySpan<float> kernel, int channels, int filters, Span<float> transformed, int firstPanel, int panels)
     {
         CheckKernel(kernel, channels, filters, transformed);
-        int tapStride = channels * filters;
-        Span<float> a = stackalloc float[12];
+        int tap = channels * filters;
+        Span<float> a = stackalloc float[18]; // G·g: 6 rows x 3 columns
+        Span<float> u = stackalloc float[6];
         for (int c = 0; c < channels; c++)
         {
-            for (int f = 0; f < filters; f++)
+            for (int f = firstPanel * Panel; f < (firstPanel + panels) * Panel; f++)
             {
                 int k = c * filters + f;
                 for (int j = 0; j < 3; j++)
                 {
-                    float g0 = kernel[k + j * tapStride], g1 = kernel[k + (3 + j) * tapStride], g2 = kernel[k + (6 + j) * tapStride];
-                    a[j] = g0;
-                    a[3 + j] = (g0 + g1 + g2) * 0.5f;
-                    a[6 + j] = (g0 - g1 + g2) * 0.5f;
-                    a[9 + j] = g2;
+                    KernelPoints(kernel[k + j * tap], kernel[k + (3 + j) * tap], kernel[k + (6 + j) * tap], a.Slice(j), 3);
                 }
-                for (int r = 0; r < 4; r++)
+                for (int r = 0; r < Side; r++)
                 {
-                    float a0 = a[3 * r], a1 = a[3 * r + 1], a2 = a[3 * r + 2];
-                    int p = TransformedIndex(r * 4, c, f, channels, filters);
-                    transformed[p] = a0;
-                    transformed[p + tapStride] = (a0 + a1 + a2) * 0.5f;
-                    transformed[p + 2 * tapStride] = (a0 - a1 + a2) * 0.5f;
-                    transformed[p + 3 * tapStride] = a2;
+                    KernelPoints(a[3 * r], a[3 * r + 1], a[3 * r + 2], u, 1);
+                    for (int i = 0; i < Side; i++)
+                    {
+                        transformed[TransformedIndex(r * Side + i, c, f, channels, filters)] = u[i];
+                    }
                 }
             }
         }
@@ -146,7 +274,8 @@ public static unsafe class Winograd
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, bool relu, Span<float> output)
     {
-        CheckForward(input, transformedKernel, bias, geometry, filters, examples, output);
+        CheckForwardInputs(input, transformedKernel, bias, geometry, filters, examples);
+        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
         if (!IsSupported(geometry, filters))
         {
             ForwardReference(input, transformedKernel, bias, geometry, filters, examples, relu, output);
@@ -159,18 +288,11 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// Whether <paramref name="pool"/> (the geometry of a max pool over this convolution's output) takes each
-    /// 2x2 output tile as one window, so that <see cref="ForwardPooled"/> can pool the tiles as they are made:
-    /// a 2x2 pool with strides of 2, no padding before, covering the output (SAME, or VALID with even sizes).
-    /// </summary>
-    public static bool PoolsTiles(in ConvGeometry geometry, int filters, in ConvGeometry pool) =>
-        MaxPool.PoolsBlocks2x2(geometry.OutputHeight, geometry.OutputWidth, filters, pool);
-
-    /// <summary>
-    /// <see cref="Forward"/> followed by <see cref="MaxPool.Forward"/> over its output, without the output:
-    /// each tile is pooled as it is transformed back (<see cref="PoolsTiles"/> must hold). pooled[N, POH, POW, F]
-    /// and argmax (unless empty) receive the same values and winners, indices into the convolution's
-    /// [OH, OW, F] output of each example, as that pair of calls.
+    /// <see cref="Forward"/> followed by <see cref="MaxPool.Forward"/> over its output, without the output: each 2x2
+    /// window of a tile is pooled as the tile is transformed back (the pool must be 2x2 with strides of 2 over the
+    /// output's 2x2 blocks from its top-left corner: <see cref="PoolsTiles"/>). pooled[N, POH, POW, F] and
+    /// argmax (unless empty) receive the same values and winners, indices into the convolution's [OH, OW, F] output
+    /// of each example, as that pair of calls.
     /// </summary>
     public static void ForwardPooled(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, bool relu, in ConvGeometry pool, Span<float> pooled, Span<int> argmax)
@@ -197,64 +319,676 @@ public static unsafe class Winograd
         }
     }
 
+    [ThreadStatic]
+    private static float[]? t_scratch;
+
     /// <summary>
-    /// The SIMD forward: into <paramref name="outputPointer"/> [N, OH, OW, F], or, when it is null, pooled tile by
-    /// tile into <paramref name="pooledPointer"/> [N, POH, POW, F] (and <paramref name="argmaxPointer"/> unless null).
+    /// The SIMD forward: into <paramref name="outputPointer"/> [N, OH, OW, F], or, when it is null, pooled window by
+    /// window into <paramref name="pooledPointer"/> [N, POH, POW, F] (and <paramref name="argmaxPointer"/> unless null).
     /// </summary>
     private static void ForwardCore(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
         in ConvGeometry geometry, int filters, int examples, bool relu, float* outputPointer, float* pooledPointer, int* argmaxPointer, in ConvGeometry pool)
     {
         int channels = geometry.Channels;
-        int transformedLength = Points * BlockTiles * channels, productLength = Points * BlockTiles * filters;
-        if (t_scratch is null || t_scratch.Length < transformedLength + productLength)
+        // A point's rows of V and M, then a cache line of padding: points a power-of-two multiple apart would share a
+        // few L1 sets (6·128 floats apart, the 36 points of a tile fall into 4 of its 64 sets).
+        nint vStride = (nint)BlockTiles * channels + PointPadding, mStride = (nint)BlockTiles * filters + PointPadding;
+        int transformedLength = Points * (int)vStride, productLength = Points * (int)mStride;
+        int scratchLength = transformedLength + productLength + Points * Vector256<float>.Count;
+        if (t_scratch is null || t_scratch.Length < scratchLength)
         {
-            t_scratch = GC.AllocateUninitializedArray<float>(transformedLength + productLength, pinned: true);
+            t_scratch = GC.AllocateUninitializedArray<float>(scratchLength, pinned: true);
         }
         float* scratch = (float*)Unsafe.AsPointer(ref t_scratch[0]); // pinned
         float* zeros = stackalloc float[Math.Max(channels, filters)];
         new Span<float>(zeros, Math.Max(channels, filters)).Clear();
         float* discard = stackalloc float[filters];
         float** inputCells = stackalloc float*[Points];
-        float** outputCells = stackalloc float*[4];
+        float** outputCells = stackalloc float*[Tile * Tile];
         nint pooledLength = (nint)pool.OutputPixels * filters;
         fixed (float* inputPointer = input, kernelPointer = transformedKernel, biasPointer = bias)
         {
-            var walk = new TileWalk(geometry, 2, inputPointer, outputPointer, filters, zeros, discard);
+            var walk = new TileWalk(geometry, Tile, inputPointer, outputPointer, filters, zeros, discard);
             int tiles = examples * TilesPerExample(geometry);
+            float* v = scratch, m = scratch + transformedLength, columns = m + productLength;
+            float* b = bias.IsEmpty ? null : biasPointer;
             for (int first = 0; first < tiles; first += BlockTiles)
             {
                 int count = Math.Min(BlockTiles, tiles - first);
-                float* v = scratch, m = scratch + transformedLength;
                 for (int t = 0; t < count; t++)
                 {
                     walk.InputCells(first + t, inputCells);
-                    for (int row = 0; row < 4; row++)
+                    TransformInput(inputCells, channels, v + (nint)t * channels, vStride, columns);
+                }
+                for (int point = 0; point < Points; point++)
+                {
+                    float* vPoint = v + point * vStride, mPoint = m + point * mStride;
+                    float* uPoint = kernelPointer + (nint)point * channels * filters;
+                    for (int t = 0; t < count; t += RowTile)
                     {
-                        TransformInputRow(inputCells, row, channels, v + (4 * row * BlockTiles + t) * (nint)channels, (nint)BlockTiles * channels);
+                        ProductRows(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
                     }
                 }
-                Multiply(v, kernelPointer, m, count, channels, filters);
-                float* b = bias.IsEmpty ? null : biasPointer;
                 for (int t = 0; t < count; t++)
                 {
-                    if (outputPointer is null)
+                    float* mTile = m + (nint)t * filters;
+                    if (outputPointer is not null)
                     {
-                        var (n, y, x) = walk.Locate(first + t);
-                        nint window = n * pooledLength + ((nint)(y / 2) * pool.OutputWidth + x / 2) * filters;
-                        TransformOutputPooled(m + (nint)t * filters, (nint)BlockTiles * filters, filters, b, relu,
-                            y * geometry.OutputWidth + x, x + 1 < geometry.OutputWidth, y + 1 < geometry.OutputHeight, geometry.OutputWidth,
-                            pooledPointer + window, argmaxPointer is null ? null : argmaxPointer + window);
+                        walk.OutputCells(first + t, outputCells);
+                        for (int f = 0; f < filters; f += Vector256<float>.Count)
+                        {
+                            TransformOutput(mTile + f, mStride, b is null ? null : b + f, relu, columns, outputCells, f);
+                        }
                         continue;
                     }
-                    walk.OutputCells(first + t, outputCells);
-                    TransformOutput(m + (nint)t * filters, (nint)BlockTiles * filters, filters, b, relu, outputCells);
+                    var (n, y, x) = walk.Locate(first + t);
+                    for (int f = 0; f < filters; f += Vector256<float>.Count)
+                    {
+                        TransformOutputPooled(mTile + f, mStride, b is null ? null : b + f, relu, columns, f, y, x, geometry.OutputHeight, geometry.OutputWidth,
+                            pool.OutputWidth, filters, pooledPointer + n * pooledLength, argmaxPointer is null ? null : argmaxPointer + n * pooledLength);
+                    }
                 }
             }
         }
     }
 
+    /// <summary>
+    /// V = Bᵀ·d·B for every 8 channels of one tile (its 36 points, <paramref name="pointStride"/> floats apart, from
+    /// <paramref name="v"/>): <paramref name="cells"/> are its 36 input cells, row by row; <paramref name="columns"/>
+    /// holds Bᵀ·d (36 vectors) between the two passes.
+    /// </summary>
+    private static void TransformInput(float** cells, int channels, float* v, nint pointStride, float* columns)
+    {
+        for (int c = 0; c < channels; c += Vector256<float>.Count)
+        {
+            for (int j = 0; j < Side; j++)
+            {
+                InputPoints(Vector256.Load(cells[j] + c), Vector256.Load(cells[Side + j] + c), Vector256.Load(cells[2 * Side + j] + c),
+                    Vector256.Load(cells[3 * Side + j] + c), Vector256.Load(cells[4 * Side + j] + c), Vector256.Load(cells[5 * Side + j] + c),
+                    out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
+                float* column = columns + j * Vector256<float>.Count;
+                y0.Store(column);
+                y1.Store(column + Side * 8);
+                y2.Store(column + 2 * Side * 8);
+                y3.Store(column + 3 * Side * 8);
+                y4.Store(column + 4 * Side * 8);
+                y5.Store(column + 5 * Side * 8);
+            }
+            for (int r = 0; r < Side; r++)
+            {
+                float* row = columns + r * Side * 8;
+                InputPoints(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24), Vector256.Load(row + 32), Vector256.Load(row + 40),
+                    out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
+                float* p = v + c + r * Side * pointStride;
+                y0.Store(p);
+                y1.Store(p + pointStride);
+                y2.Store(p + 2 * pointStride);
+                y3.Store(p + 3 * pointStride);
+                y4.Store(p + 4 * pointStride);
+                y5.Store(p + 5 * pointStride);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Aᵀ·M for 8 filters of one tile: its 36 points (<paramref name="pointStride"/> floats apart from <paramref name="m"/>)
+    /// into <paramref name="rows"/> (4 rows x 6 columns of vectors).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputColumns(float* m, nint pointStride, float* rows)
+    {
+        for (int j = 0; j < Side; j++)
+        {
+            float* p = m + j * pointStride;
+            OutputPoints(Vector256.Load(p), Vector256.Load(p + Side * pointStride), Vector256.Load(p + 2 * Side * pointStride),
+                Vector256.Load(p + 3 * Side * pointStride), Vector256.Load(p + 4 * Side * pointStride), Vector256.Load(p + 5 * Side * pointStride),
+                out var y0, out var y1, out var y2, out var y3);
+            float* column = rows + j * 8;
+            y0.Store(column);
+            y1.Store(column + Side * 8);
+            y2.Store(column + 2 * Side * 8);
+            y3.Store(column + 3 * Side * 8);
+        }
+    }
+
+    /// <summary>Row <paramref name="r"/> of Y = (Aᵀ·M)·A for 8 filters, plus the bias (unless null) and through ReLU when <paramref name="relu"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputRow(float* rows, int r, float* bias, bool relu,
+        out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+    {
+        float* row = rows + r * Side * 8;
+        OutputPoints(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24), Vector256.Load(row + 32), Vector256.Load(row + 40),
+            out y0, out y1, out y2, out y3);
+        if (bias is not null)
+        {
+            Vector256<float> b = Vector256.Load(bias);
+            y0 += b; y1 += b; y2 += b; y3 += b;
+        }
+        if (relu)
+        {
+            y0 = Vector256.Max(y0, Vector256<float>.Zero); y1 = Vector256.Max(y1, Vector256<float>.Zero);
+            y2 = Vector256.Max(y2, Vector256<float>.Zero); y3 = Vector256.Max(y3, Vector256<float>.Zero);
+        }
+    }
+
+    /// <summary>Y = Aᵀ·M·A for filters f..f+7 of one tile, plus the bias and through ReLU, into its 16 output cells (a discard row outside).</summary>
+    private static void TransformOutput(float* m, nint pointStride, float* bias, bool relu, float* rows, float** cells, int f)
+    {
+        OutputColumns(m, pointStride, rows);
+        for (int r = 0; r < Tile; r++)
+        {
+            OutputRow(rows, r, bias, relu, out var y0, out var y1, out var y2, out var y3);
+            float** cell = cells + r * Tile;
+            y0.Store(cell[0] + f);
+            y1.Store(cell[1] + f);
+            y2.Store(cell[2] + f);
+            y3.Store(cell[3] + f);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="TransformOutput"/>'s 16 values of filters f..f+7 of the tile whose top-left pixel is (y, x), max-pooled
+    /// window by window as <see cref="MaxPool"/> does (<see cref="MaxPool.PoolWindow256"/>; pixels and windows outside
+    /// the output skipped): each window's value into <paramref name="pooled"/> [POH, POW, F], its winner into
+    /// <paramref name="winners"/> unless null.
+    /// </summary>
+    private static void TransformOutputPooled(float* m, nint pointStride, float* bias, bool relu, float* rows, int f, int y, int x,
+        int outputHeight, int outputWidth, int pooledWidth, int filters, float* pooled, int* winners)
+    {
+        OutputColumns(m, pointStride, rows);
+        for (int r = 0; r < Tile && y + r < outputHeight; r += 2)
+        {
+            OutputRow(rows, r, bias, relu, out var a0, out var a1, out var a2, out var a3);
+            OutputRow(rows, r + 1, bias, relu, out var b0, out var b1, out var b2, out var b3);
+            bool below = y + r + 1 < outputHeight;
+            int cell = ((y + r) * outputWidth + x) * filters, window = ((y + r) / 2 * pooledWidth + x / 2) * filters;
+            int nextRow = outputWidth * filters;
+            MaxPool.PoolWindow256(pooled + window + f, winners is null ? null : winners + window + f, f, a0, a1, b0, b1,
+                cell, cell + filters, cell + nextRow, cell + nextRow + filters, x + 1 < outputWidth, below);
+            if (x + 2 < outputWidth)
+            {
+                cell += 2 * filters;
+                window += filters;
+                MaxPool.PoolWindow256(pooled + window + f, winners is null ? null : winners + window + f, f, a2, a3, b2, b3,
+                    cell, cell + filters, cell + nextRow, cell + nextRow + filters, x + 3 < outputWidth, below);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The scalar twin of <see cref="Forward"/>: the same transforms, products (one fused multiply-add chain per point,
+    /// filter and tile, over the channels in order, from zero) and inverse transforms, value by value.
+    /// </summary>
+    public static void ForwardReference(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
+        in ConvGeometry geometry, int filters, int examples, bool relu, Span<float> output)
+    {
+        CheckForwardInputs(input, transformedKernel, bias, geometry, filters, examples);
+        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
+        int channels = geometry.Channels, outputLength = geometry.OutputPixels * filters;
+        var d = new float[Points];
+        var columns = new float[Points];
+        var v = new float[Points * channels];
+        var m = new float[Points];
+        var rows = new float[Tile * Side];
+        var y = new float[Tile * Tile];
+        for (int n = 0; n < examples; n++)
+        {
+            for (int ty = 0; ty < geometry.OutputHeight; ty += Tile)
+            {
+                for (int tx = 0; tx < geometry.OutputWidth; tx += Tile)
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        for (int i = 0; i < Points; i++)
+                        {
+                            d[i] = InputValue(input, geometry, n, ty + i / Side, tx + i % Side, c);
+                        }
+                        for (int j = 0; j < Side; j++)
+                        {
+                            InputPoints(d.AsSpan(j), Side, columns.AsSpan(j), Side); // Bᵀ·d, column by column
+                        }
+                        for (int r = 0; r < Side; r++)
+                        {
+                            InputPoints(columns.AsSpan(r * Side), 1, d.AsSpan(r * Side), 1); // then each row times B
+                        }
+                        for (int i = 0; i < Points; i++)
+                        {
+                            v[i * channels + c] = d[i];
+                        }
+                    }
+                    for (int f = 0; f < filters; f++)
+                    {
+                        for (int point = 0; point < Points; point++)
+                        {
+                            float sum = 0f;
+                            for (int c = 0; c < channels; c++)
+                            {
+                                sum = MathF.FusedMultiplyAdd(v[point * channels + c], transformedKernel[TransformedIndex(point, c, f, channels, filters)], sum);
+                            }
+                            m[point] = sum;
+                        }
+                        for (int j = 0; j < Side; j++)
+                        {
+                            OutputPoints(m.AsSpan(j), Side, rows.AsSpan(j), Side); // Aᵀ·M, column by column
+                        }
+                        for (int r = 0; r < Tile; r++)
+                        {
+                            OutputPoints(rows.AsSpan(r * Side), 1, y.AsSpan(r * Tile), 1); // then each row times A
+                        }
+                        for (int i = 0; i < Tile * Tile; i++)
+                        {
+                            int r = ty + i / Tile, col = tx + i % Tile;
+                            if (r >= geometry.OutputHeight || col >= geometry.OutputWidth)
+                            {
+                                continue;
+                            }
+                            float value = y[i];
+                            if (!bias.IsEmpty)
+                            {
+                                value += bias[f];
+                            }
+                            output[n * outputLength + (r * geometry.OutputWidth + col) * filters + f] = relu ? Math.Max(value, 0f) : value;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Row <paramref name="r"/> of Bᵀ·x alone: the same chain as that row of <see cref="InputPoints(Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> InputPoint(int r, Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3, Vector256<float> x4, Vector256<float> x5)
+    {
+        Vector256<float> four = Vector256.Create(4f), minusFour = Vector256.Create(-4f), minusFive = Vector256.Create(-5f);
+        switch (r)
+        {
+            case 0: return Vector256.FusedMultiplyAdd(four, x0, Vector256.FusedMultiplyAdd(minusFive, x2, x4));
+            case 1: return Vector256.FusedMultiplyAdd(minusFour, x2, x4) + Vector256.FusedMultiplyAdd(minusFour, x1, x3);
+            case 2: return Vector256.FusedMultiplyAdd(minusFour, x2, x4) - Vector256.FusedMultiplyAdd(minusFour, x1, x3);
+            case 3: return (x4 - x2) + (x3 - x1) * Vector256.Create(2f);
+            case 4: return (x4 - x2) - (x3 - x1) * Vector256.Create(2f);
+            default: return Vector256.FusedMultiplyAdd(four, x1, Vector256.FusedMultiplyAdd(minusFive, x3, x5));
+        }
+    }
+
+    /// <summary>A·y of 4 values (one column or row of a tile's dY): the gradient transform's one chain, the adjoint of Aᵀ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GradientPoints(Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
+        out Vector256<float> z0, out Vector256<float> z1, out Vector256<float> z2, out Vector256<float> z3, out Vector256<float> z4, out Vector256<float> z5)
+    {
+        Vector256<float> p = y0 + y2, q = y1 + y3;
+        Vector256<float> r = Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0), s = Vector256.FusedMultiplyAdd(Vector256.Create(4f), y3, y1) * Vector256.Create(2f);
+        z0 = y0;
+        z1 = p + q;
+        z2 = p - q;
+        z3 = r + s;
+        z4 = r - s;
+        z5 = y3;
+    }
+
+    /// <summary>Row <paramref name="k"/> of A·y alone: the same chain as that row of the vector <c>GradientPoints</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> GradientPoint(int k, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3)
+    {
+        switch (k)
+        {
+            case 0: return y0;
+            case 1: return (y0 + y2) + (y1 + y3);
+            case 2: return (y0 + y2) - (y1 + y3);
+            case 3: return Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0) + Vector256.FusedMultiplyAdd(Vector256.Create(4f), y3, y1) * Vector256.Create(2f);
+            case 4: return Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0) - Vector256.FusedMultiplyAdd(Vector256.Create(4f), y3, y1) * Vector256.Create(2f);
+            default: return y3;
+        }
+    }
+
+    /// <summary>The scalar twin of the vector <c>GradientPoints</c>: y[0, s, 2s, 3s] into z[0, t, ..., 5t].</summary>
+    private static void GradientPoints(ReadOnlySpan<float> y, int s, Span<float> z, int t)
+    {
+        float y0 = y[0], y1 = y[s], y2 = y[2 * s], y3 = y[3 * s];
+        float p = y0 + y2, q = y1 + y3;
+        float r = MathF.FusedMultiplyAdd(4f, y2, y0), w = MathF.FusedMultiplyAdd(4f, y3, y1) * 2f;
+        z[0] = y0;
+        z[t] = p + q;
+        z[2 * t] = p - q;
+        z[3 * t] = r + w;
+        z[4 * t] = r - w;
+        z[5 * t] = y3;
+    }
+
+    /// <summary>Gᵀ·u of 6 values (one column or row of dU): the adjoint of the kernel transform, one chain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishPoints(Vector256<float> u0, Vector256<float> u1, Vector256<float> u2, Vector256<float> u3, Vector256<float> u4, Vector256<float> u5,
+        out Vector256<float> g0, out Vector256<float> g1, out Vector256<float> g2)
+    {
+        Vector256<float> sixth = Vector256.Create(-1f / 6f);
+        Vector256<float> s12 = u1 + u2, d12 = u1 - u2, s34 = u3 + u4, d34 = u3 - u4;
+        g0 = Vector256.FusedMultiplyAdd(u0, Vector256.Create(0.25f), Vector256.FusedMultiplyAdd(s12, sixth, s34 * Vector256.Create(1f / 24f)));
+        g1 = Vector256.FusedMultiplyAdd(d12, sixth, d34 * Vector256.Create(1f / 12f));
+        g2 = Vector256.FusedMultiplyAdd(s12, sixth, Vector256.FusedMultiplyAdd(s34, Vector256.Create(1f / 6f), u5));
+    }
+
+    /// <summary>The scalar twin of the vector <c>FinishPoints</c>: u[0, s, ..., 5s] into g[0, t, 2t].</summary>
+    private static void FinishPoints(ReadOnlySpan<float> u, int s, Span<float> g, int t)
+    {
+        float u0 = u[0], u1 = u[s], u2 = u[2 * s], u3 = u[3 * s], u4 = u[4 * s], u5 = u[5 * s];
+        float s12 = u1 + u2, d12 = u1 - u2, s34 = u3 + u4, d34 = u3 - u4;
+        g[0] = MathF.FusedMultiplyAdd(u0, 0.25f, MathF.FusedMultiplyAdd(s12, -1f / 6f, s34 * (1f / 24f)));
+        g[t] = MathF.FusedMultiplyAdd(d12, -1f / 6f, d34 * (1f / 12f));
+        g[2 * t] = MathF.FusedMultiplyAdd(s12, -1f / 6f, MathF.FusedMultiplyAdd(s34, 1f / 6f, u5));
+    }
+
+    /// <summary>Tiles per block of the kernel gradient: the block's cells are found once, its points made a row of 6 at a time.</summary>
+    private const int GradientBlockTiles = 128;
+
     [ThreadStatic]
-    private static float[]? t_scratch;
+    private static float[]? t_gradientScratch;
+
+    [ThreadStatic]
+    private static nint[]? t_cells;
+
+    /// <summary>
+    /// dU[36][C][F] (+)= Σ over the tiles of <paramref name="examples"/> of V[point][t, c] · dM[point][t, f]: V = Bᵀ·d·B
+    /// of input[N, H, W, C] padded as in <see cref="Forward"/> and dM = A·dY·Aᵀ of dPre[N, OH, OW, F] (dY of a cut
+    /// tile's missing pixels 0), the gradient of U. <see cref="FinishWeightGradient"/> turns dU into the kernel's
+    /// gradient; dU of several calls adds up first (each value one fused multiply-add chain, tile after tile).
+    /// </summary>
+    public static void WeightGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+        Span<float> dU, bool accumulate)
+    {
+        CheckGradient(input, dPre, geometry, filters, examples, dU);
+        if (!IsSupported(geometry, filters))
+        {
+            WeightGradientReference(input, dPre, geometry, filters, examples, dU, accumulate);
+            return;
+        }
+        int channels = geometry.Channels;
+        int tiles = examples * TilesPerExample(geometry);
+        if (!accumulate && tiles == 0)
+        {
+            dU.Slice(0, Points * channels * filters).Clear(); // no block to start the chains
+        }
+        // A pass transforms and multiplies one row of 6 points of a block, so that what the products read stays in L2.
+        int transformedLength = Side * GradientBlockTiles * channels, gradientLength = Side * GradientBlockTiles * filters;
+        if (t_gradientScratch is null || t_gradientScratch.Length < transformedLength + gradientLength)
+        {
+            t_gradientScratch = GC.AllocateUninitializedArray<float>(transformedLength + gradientLength, pinned: true);
+        }
+        if (t_cells is null || t_cells.Length < GradientBlockTiles * (Points + Tile * Tile))
+        {
+            t_cells = GC.AllocateUninitializedArray<nint>(GradientBlockTiles * (Points + Tile * Tile), pinned: true);
+        }
+        float* v = (float*)Unsafe.AsPointer(ref t_gradientScratch[0]);  // pinned: [6 points][count][C]
+        float* dm = v + transformedLength;                               // [6 points][F / 16][count][16]
+        float** inputCells = (float**)Unsafe.AsPointer(ref t_cells[0]);  // pinned: [count][36] input cells
+        float** outputCells = inputCells + (nint)GradientBlockTiles * Points; // [count][16] dY cells
+        float* zeros = stackalloc float[Math.Max(channels, filters)];
+        new Span<float>(zeros, Math.Max(channels, filters)).Clear();
+        fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
+        {
+            var walk = new TileWalk(geometry, Tile, inputPointer, dPrePointer, filters, zeros, zeros);
+            for (int first = 0; first < tiles; first += GradientBlockTiles)
+            {
+                int count = Math.Min(GradientBlockTiles, tiles - first);
+                bool fromZero = !accumulate && first == 0; // the first block starts dU's chains (no cleared dU to load)
+                nint vPoint = (nint)count * channels, dmPoint = (nint)count * filters;
+                for (int t = 0; t < count; t++)
+                {
+                    walk.InputCells(first + t, inputCells + (nint)t * Points);
+                    walk.OutputCells(first + t, outputCells + (nint)t * Tile * Tile);
+                }
+                for (int row = 0; row < Side; row++)
+                {
+                    for (int t = 0; t < count; t++)
+                    {
+                        TransformInputRow(inputCells + (nint)t * Points, row, channels, v + (nint)t * channels, vPoint);
+                        TransformGradientRow(outputCells + (nint)t * Tile * Tile, row, filters, dm + (nint)t * Panel, count);
+                    }
+                    for (int k = 0; k < Side; k++)
+                    {
+                        float* dU0 = dUPointer + (nint)(Side * row + k) * channels * filters;
+                        for (int panel = 0; panel < filters; panel += Panel)
+                        {
+                            float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16]
+                            for (int c = 0; c < channels; c += RowTile)
+                            {
+                                ProductTile6x16(v + k * vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
+                                    dU0 + (nint)c * filters + panel, filters, fromZero);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/> of V = Bᵀ·d·B (its 6 points, <paramref name="pointStride"/> floats apart) for every 8
+    /// channels of one tile: <paramref name="cells"/> are its 36 input cells, row by row (zeros outside the image).
+    /// </summary>
+    private static void TransformInputRow(float** cells, int row, int channels, float* v, nint pointStride)
+    {
+        for (int c = 0; c < channels; c += Vector256<float>.Count)
+        {
+            Vector256<float> t0 = InputPoint(row, Vector256.Load(cells[0] + c), Vector256.Load(cells[6] + c), Vector256.Load(cells[12] + c),
+                Vector256.Load(cells[18] + c), Vector256.Load(cells[24] + c), Vector256.Load(cells[30] + c));
+            Vector256<float> t1 = InputPoint(row, Vector256.Load(cells[1] + c), Vector256.Load(cells[7] + c), Vector256.Load(cells[13] + c),
+                Vector256.Load(cells[19] + c), Vector256.Load(cells[25] + c), Vector256.Load(cells[31] + c));
+            Vector256<float> t2 = InputPoint(row, Vector256.Load(cells[2] + c), Vector256.Load(cells[8] + c), Vector256.Load(cells[14] + c),
+                Vector256.Load(cells[20] + c), Vector256.Load(cells[26] + c), Vector256.Load(cells[32] + c));
+            Vector256<float> t3 = InputPoint(row, Vector256.Load(cells[3] + c), Vector256.Load(cells[9] + c), Vector256.Load(cells[15] + c),
+                Vector256.Load(cells[21] + c), Vector256.Load(cells[27] + c), Vector256.Load(cells[33] + c));
+            Vector256<float> t4 = InputPoint(row, Vector256.Load(cells[4] + c), Vector256.Load(cells[10] + c), Vector256.Load(cells[16] + c),
+                Vector256.Load(cells[22] + c), Vector256.Load(cells[28] + c), Vector256.Load(cells[34] + c));
+            Vector256<float> t5 = InputPoint(row, Vector256.Load(cells[5] + c), Vector256.Load(cells[11] + c), Vector256.Load(cells[17] + c),
+                Vector256.Load(cells[23] + c), Vector256.Load(cells[29] + c), Vector256.Load(cells[35] + c));
+            InputPoints(t0, t1, t2, t3, t4, t5, out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
+            float* p = v + c;
+            y0.Store(p);
+            y1.Store(p + pointStride);
+            y2.Store(p + 2 * pointStride);
+            y3.Store(p + 3 * pointStride);
+            y4.Store(p + 4 * pointStride);
+            y5.Store(p + 5 * pointStride);
+        }
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/> of dM = A·dY·Aᵀ (6 points) for every 8 filters of one tile, from its 16 dY
+    /// <paramref name="cells"/> (zeros past the output): written to dm[point][F / 16][count][16] (F·count floats a point)
+    /// at this tile's row.
+    /// </summary>
+    private static void TransformGradientRow(float** cells, int row, int filters, float* dm, int count)
+    {
+        nint point = (nint)filters * count;
+        for (int f = 0; f < filters; f += Vector256<float>.Count)
+        {
+            Vector256<float> w0 = GradientPoint(row, Vector256.Load(cells[0] + f), Vector256.Load(cells[4] + f), Vector256.Load(cells[8] + f), Vector256.Load(cells[12] + f));
+            Vector256<float> w1 = GradientPoint(row, Vector256.Load(cells[1] + f), Vector256.Load(cells[5] + f), Vector256.Load(cells[9] + f), Vector256.Load(cells[13] + f));
+            Vector256<float> w2 = GradientPoint(row, Vector256.Load(cells[2] + f), Vector256.Load(cells[6] + f), Vector256.Load(cells[10] + f), Vector256.Load(cells[14] + f));
+            Vector256<float> w3 = GradientPoint(row, Vector256.Load(cells[3] + f), Vector256.Load(cells[7] + f), Vector256.Load(cells[11] + f), Vector256.Load(cells[15] + f));
+            GradientPoints(w0, w1, w2, w3, out var z0, out var z1, out var z2, out var z3, out var z4, out var z5);
+            float* p = dm + (nint)(f / Panel) * Panel * count + f % Panel;
+            z0.Store(p);
+            z1.Store(p + point);
+            z2.Store(p + 2 * point);
+            z3.Store(p + 3 * point);
+            z4.Store(p + 4 * point);
+            z5.Store(p + 5 * point);
+        }
+    }
+
+    /// <summary>dKernel[3, 3, C, F] = Gᵀ·dU·G: the gradient of the kernel from the gradient of U = G·g·Gᵀ.</summary>
+    public static void FinishWeightGradient(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
+    {
+        CheckFinish(dU, channels, filters, dKernel);
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            FinishWeightGradientReference(dU, channels, filters, dKernel);
+            return;
+        }
+        float* h = stackalloc float[3 * Side * Vector256<float>.Count]; // Gᵀ·dU: 3 rows x 6 columns of vectors
+        fixed (float* u = dU, k = dKernel)
+        {
+            nint point = (nint)channels * filters;
+            for (int c = 0; c < channels; c++)
+            {
+                for (int f = 0; f < filters; f += Vector256<float>.Count)
+                {
+                    float* p = u + (nint)c * filters + f;
+                    for (int l = 0; l < Side; l++)
+                    {
+                        float* column = p + l * point;
+                        FinishPoints(Vector256.Load(column), Vector256.Load(column + Side * point), Vector256.Load(column + 2 * Side * point),
+                            Vector256.Load(column + 3 * Side * point), Vector256.Load(column + 4 * Side * point), Vector256.Load(column + 5 * Side * point),
+                            out var g0, out var g1, out var g2);
+                        g0.Store(h + l * 8);
+                        g1.Store(h + (Side + l) * 8);
+                        g2.Store(h + (2 * Side + l) * 8);
+                    }
+                    float* q = k + (nint)c * filters + f;
+                    for (int i = 0; i < 3; i++)
+                    {
+                        float* row = h + i * Side * 8;
+                        FinishPoints(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24), Vector256.Load(row + 32), Vector256.Load(row + 40),
+                            out var g0, out var g1, out var g2);
+                        g0.Store(q + 3 * i * point);
+                        g1.Store(q + (3 * i + 1) * point);
+                        g2.Store(q + (3 * i + 2) * point);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="FinishWeightGradient"/>.</summary>
+    public static void FinishWeightGradientReference(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
+    {
+        CheckFinish(dU, channels, filters, dKernel);
+        int point = channels * filters;
+        Span<float> u = stackalloc float[Points];
+        Span<float> h = stackalloc float[3 * Side];
+        Span<float> g = stackalloc float[3];
+        for (int at = 0; at < point; at++)
+        {
+            for (int i = 0; i < Points; i++)
+            {
+                u[i] = dU[i * point + at];
+            }
+            for (int l = 0; l < Side; l++)
+            {
+                FinishPoints(u.Slice(l), Side, h.Slice(l), Side); // Gᵀ·dU, column by column
+            }
+            for (int i = 0; i < 3; i++)
+            {
+                FinishPoints(h.Slice(i * Side), 1, g, 1); // then each row times G
+                for (int j = 0; j < 3; j++)
+                {
+                    dKernel[(3 * i + j) * point + at] = g[j];
+                }
+            }
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="WeightGradient"/>: the same transforms and chains, value by value.</summary>
+    public static void WeightGradientReference(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+        Span<float> dU, bool accumulate)
+    {
+        CheckGradient(input, dPre, geometry, filters, examples, dU);
+        int channels = geometry.Channels;
+        if (!accumulate)
+        {
+            dU.Slice(0, Points * channels * filters).Clear();
+        }
+        int outputLength = geometry.OutputPixels * filters;
+        int outputHeight = geometry.OutputHeight, outputWidth = geometry.OutputWidth;
+        var v = new float[Points * channels];
+        var dm = new float[Points * filters];
+        var d = new float[Points];
+        var columns = new float[Points];
+        var dy = new float[Tile * Tile];
+        var rows = new float[Side * Tile];
+        var points = new float[Points];
+        for (int n = 0; n < examples; n++)
+        {
+            for (int ty = 0; ty < outputHeight; ty += Tile)
+            {
+                for (int tx = 0; tx < outputWidth; tx += Tile)
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        for (int i = 0; i < Points; i++)
+                        {
+                            d[i] = InputValue(input, geometry, n, ty + i / Side, tx + i % Side, c);
+                        }
+                        for (int j = 0; j < Side; j++)
+                        {
+                            InputPoints(d.AsSpan(j), Side, columns.AsSpan(j), Side);
+                        }
+                        for (int r = 0; r < Side; r++)
+                        {
+                            InputPoints(columns.AsSpan(r * Side), 1, d.AsSpan(r * Side), 1);
+                        }
+                        for (int i = 0; i < Points; i++)
+                        {
+                            v[i * channels + c] = d[i];
+                        }
+                    }
+                    for (int f = 0; f < filters; f++)
+                    {
+                        for (int i = 0; i < Tile * Tile; i++)
+                        {
+                            int y = ty + i / Tile, x = tx + i % Tile;
+                            dy[i] = y < outputHeight && x < outputWidth ? dPre[n * outputLength + (y * outputWidth + x) * filters + f] : 0f;
+                        }
+                        for (int j = 0; j < Tile; j++)
+                        {
+                            GradientPoints(dy.AsSpan(j), Tile, rows.AsSpan(j), Tile); // A·dY, column by column: rows[6][4]
+                        }
+                        for (int k = 0; k < Side; k++)
+                        {
+                            GradientPoints(rows.AsSpan(k * Tile), 1, points.AsSpan(k * Side), 1); // then each row times Aᵀ
+                        }
+                        for (int i = 0; i < Points; i++)
+                        {
+                            dm[i * filters + f] = points[i];
+                        }
+                    }
+                    for (int point = 0; point < Points; point++)
+                    {
+                        for (int c = 0; c < channels; c++)
+                        {
+                            for (int f = 0; f < filters; f++)
+                            {
+                                int at = (point * channels + c) * filters + f;
+                                dU[at] = MathF.FusedMultiplyAdd(v[point * channels + c], dm[point * filters + f], dU[at]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void CheckGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples, Span<float> dU)
+    {
+        CheckForwardInputs(input, default, default, geometry, filters, examples, checkKernel: false);
+        if (geometry.Channels < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(geometry), $"Winograd expects C >= 1; received C={geometry.Channels}.");
+        }
+        Check(dPre.Length, (long)examples * geometry.OutputPixels * filters, nameof(dPre), "N·OH·OW·F");
+        Check(dU.Length, (long)Points * geometry.Channels * filters, nameof(dU), "36·C·F");
+    }
+
+    private static void CheckFinish(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
+    {
+        if (channels < 1 || filters < 1 || channels % Vector256<float>.Count != 0 || filters % Vector256<float>.Count != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects C and F positive multiples of {Vector256<float>.Count}; received C={channels}, F={filters}.");
+        }
+        Check(dU.Length, (long)Points * channels * filters, nameof(dU), "36·C·F");
+        Check(dKernel.Length, 9L * channels * filters, nameof(dKernel), "3·3·C·F");
+    }
 
     /// <summary>
     /// m rows t..t+5 x all F = v rows t..t+5 [C] · U[point] (panels of 16 filters, [F / 16][C][16]): a 6x16 tile of
@@ -262,7 +996,7 @@ public static unsafe class Winograd
     /// repeat the last (computed, not stored). Each value one fused multiply-add chain over the channels in order, from zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ProductRows(float* v, int rows, float* u, int channels, int filters, float* m)
+    private static void ProductRows(float* v, int rows, float* u, int channels, int filters, float* m)
     {
         nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
         nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
@@ -293,94 +1027,6 @@ public static unsafe class Winograd
             if (rows > 3) { a30.Store(m + 3 * filters); a31.Store(m + 3 * filters + 8); }
             if (rows > 4) { a40.Store(m + 4 * filters); a41.Store(m + 4 * filters + 8); }
             if (rows > 5) { a50.Store(m + 5 * filters); a51.Store(m + 5 * filters + 8); }
-        }
-    }
-
-    /// <summary>
-    /// The 16 products of a block: m[point][t, F] = v[point][t, C] · U[point][C, F], 6 tiles at a time over all
-    /// the filters. Single-core A/B against 6x16 tiles called panel by panel (same bits): 0.83-0.93 of the
-    /// forward's time on the model's four shapes.
-    /// </summary>
-    private static void Multiply(float* v, float* kernel, float* m, int count, int channels, int filters)
-    {
-        for (int point = 0; point < Points; point++)
-        {
-            float* vPoint = v + (nint)point * BlockTiles * channels, mPoint = m + (nint)point * BlockTiles * filters;
-            float* uPoint = kernel + (nint)point * channels * filters;
-            for (int t = 0; t < count; t += RowTile)
-            {
-                ProductRows(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
-            }
-        }
-    }
-
-    /// <summary>One row of (Bᵀ·d)·B: the points t0 - t2, t1 + t2, t2 - t1, t1 - t3.</summary>
-    private static void InputRow(float* p, nint pointStride, Vector256<float> t0, Vector256<float> t1, Vector256<float> t2, Vector256<float> t3)
-    {
-        (t0 - t2).Store(p);
-        (t1 + t2).Store(p + pointStride);
-        (t2 - t1).Store(p + 2 * pointStride);
-        (t1 - t3).Store(p + 3 * pointStride);
-    }
-
-    /// <summary>Y = Aᵀ·M·A for every 8 filters of one tile, plus the bias and through ReLU, into the 4 output cells.</summary>
-    private static void TransformOutput(float* m, nint pointStride, int filters, float* bias, bool relu, float** cells)
-    {
-        for (int f = 0; f < filters; f += Vector256<float>.Count)
-        {
-            InverseTransform(m + f, pointStride, bias is null ? null : bias + f, relu, out var y00, out var y01, out var y10, out var y11);
-            y00.Store(cells[0] + f);
-            y01.Store(cells[1] + f);
-            y10.Store(cells[2] + f);
-            y11.Store(cells[3] + f);
-        }
-    }
-
-    /// <summary>
-    /// The 2x2 outputs Y = Aᵀ·M·A of 8 filters of one tile from its 16 points (<paramref name="p"/>, <paramref name="pointStride"/>
-    /// floats apart), plus the bias (unless null) and through ReLU when <paramref name="relu"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InverseTransform(float* p, nint pointStride, float* bias, bool relu,
-        out Vector256<float> y00, out Vector256<float> y01, out Vector256<float> y10, out Vector256<float> y11)
-    {
-        // Aᵀ·M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows), column by column.
-        Vector256<float> m0 = Vector256.Load(p), m1 = Vector256.Load(p + 4 * pointStride), m2 = Vector256.Load(p + 8 * pointStride), m3 = Vector256.Load(p + 12 * pointStride);
-        Vector256<float> s00 = m0 + m1 + m2, s10 = m1 - m2 - m3;
-        m0 = Vector256.Load(p + pointStride); m1 = Vector256.Load(p + 5 * pointStride); m2 = Vector256.Load(p + 9 * pointStride); m3 = Vector256.Load(p + 13 * pointStride);
-        Vector256<float> s01 = m0 + m1 + m2, s11 = m1 - m2 - m3;
-        m0 = Vector256.Load(p + 2 * pointStride); m1 = Vector256.Load(p + 6 * pointStride); m2 = Vector256.Load(p + 10 * pointStride); m3 = Vector256.Load(p + 14 * pointStride);
-        Vector256<float> s02 = m0 + m1 + m2, s12 = m1 - m2 - m3;
-        m0 = Vector256.Load(p + 3 * pointStride); m1 = Vector256.Load(p + 7 * pointStride); m2 = Vector256.Load(p + 11 * pointStride); m3 = Vector256.Load(p + 15 * pointStride);
-        Vector256<float> s03 = m0 + m1 + m2, s13 = m1 - m2 - m3;
-        y00 = s00 + s01 + s02; y01 = s01 - s02 - s03; y10 = s10 + s11 + s12; y11 = s11 - s12 - s13;
-        if (bias is not null)
-        {
-            Vector256<float> b = Vector256.Load(bias);
-            y00 += b; y01 += b; y10 += b; y11 += b;
-        }
-        if (relu)
-        {
-            y00 = Vector256.Max(y00, Vector256<float>.Zero); y01 = Vector256.Max(y01, Vector256<float>.Zero);
-            y10 = Vector256.Max(y10, Vector256<float>.Zero); y11 = Vector256.Max(y11, Vector256<float>.Zero);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="TransformOutput"/>'s 4 values of every 8 filters of one tile (pixel (y, x) its top-left, <paramref name="pixel"/>
-    /// = y·OW + x; the right column and the bottom row only where they lie inside the output), max-pooled as
-    /// <see cref="MaxPool"/> does: the first strictly greater value in row-major order wins. The window's value
-    /// goes to <paramref name="pooled"/>, its winner (index (pixel'·F + f) into the example's output) to
-    /// <paramref name="winners"/> unless null.
-    /// </summary>
-    private static void TransformOutputPooled(float* m, nint pointStride, int filters, float* bias, bool relu,
-        int pixel, bool right, bool below, int outputWidth, float* pooled, int* winners)
-    {
-        int cell0 = pixel * filters, cell1 = cell0 + filters, cell2 = cell0 + outputWidth * filters, cell3 = cell2 + filters;
-        for (int f = 0; f < filters; f += Vector256<float>.Count)
-        {
-            InverseTransform(m + f, pointStride, bias is null ? null : bias + f, relu, out var y00, out var y01, out var y10, out var y11);
-            MaxPool.PoolWindow256(pooled + f, winners is null ? null : winners + f, f, y00, y01, y10, y11, cell0, cell1, cell2, cell3, right, below);
         }
     }
 
@@ -437,357 +1083,12 @@ public static unsafe class Winograd
         if (rowCount > 5) { a50.Store(k5p); a51.Store(k5p + 8); }
     }
 
-    /// <summary>Tiles per block of the kernel gradient: its transformed input and gradient are kept for the whole block.</summary>
-    private const int GradientBlockTiles = 128;
-
     /// <summary>
-    /// Above this many bytes of a block's transformed input and gradient (all 16 points), the kernel gradient
-    /// transforms and multiplies one row of 4 points at a time, so that what the products read stays in L2
-    /// (512 KiB a core here). Single-core A/B, same bits: conv3 (7x7, C 64, F 128: 983 KB) 0.90 of the time;
-    /// conv2 (14x14, C 32, F 64: 602 KB) 1.03, so it keeps all 16 points.
-    /// </summary>
-    private const int RowsAbove = 768 << 10;
-
-    /// <summary>
-    /// dU[16][C][F] (+)= Σ over the tiles of <paramref name="examples"/> of V[point][t, c] · dM[point][t, f]: V = Bᵀ·d·B
-    /// of input[N, H, W, C] padded as in <see cref="Forward"/> and dM = A·dY·Aᵀ of dPre[N, OH, OW, F] (dY of a cut
-    /// tile's missing pixels 0), the gradient of U. <see cref="FinishWeightGradient"/> turns dU into the
-    /// kernel's gradient; dU of several calls adds up first (each value one chain, tile after tile).
-    /// </summary>
-    public static void WeightGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
-        Span<float> dU, bool accumulate)
-    {
-        CheckGradient(input, dPre, geometry, filters, examples, dU);
-        if (!IsSupported(geometry, filters))
-        {
-            WeightGradientReference(input, dPre, geometry, filters, examples, dU, accumulate);
-            return;
-        }
-        int channels = geometry.Channels;
-        int tiles = examples * TilesPerExample(geometry);
-        if (!accumulate && tiles == 0)
-        {
-            dU.Slice(0, Points * channels * filters).Clear(); // no block to start the chains
-        }
-        // A pass transforms and multiplies rowsPerPass rows of the 4x4 points: all 4, or 1 when 16 points do not fit.
-        int rowsPerPass = (long)Points * Math.Min(GradientBlockTiles, tiles) * (channels + filters) * sizeof(float) > RowsAbove ? 1 : 4;
-        int passPoints = 4 * rowsPerPass;
-        int transformedLength = passPoints * GradientBlockTiles * channels, gradientLength = passPoints * GradientBlockTiles * filters;
-        if (t_gradientScratch is null || t_gradientScratch.Length < transformedLength + gradientLength)
-        {
-            t_gradientScratch = GC.AllocateUninitializedArray<float>(transformedLength + gradientLength, pinned: true);
-        }
-        if (t_cells is null || t_cells.Length < GradientBlockTiles * (Points + 4))
-        {
-            t_cells = GC.AllocateUninitializedArray<nint>(GradientBlockTiles * (Points + 4), pinned: true);
-        }
-        float* v = (float*)Unsafe.AsPointer(ref t_gradientScratch[0]);  // pinned: [pass points][count][C]
-        float* dm = v + transformedLength;                               // [pass points][F / 16][count][16]
-        float** inputCells = (float**)Unsafe.AsPointer(ref t_cells[0]);  // pinned: [count][16] input cells
-        float** outputCells = inputCells + (nint)GradientBlockTiles * Points; // [count][4] dY cells
-        float* zeros = stackalloc float[Math.Max(channels, filters)];
-        new Span<float>(zeros, Math.Max(channels, filters)).Clear();
-        fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
-        {
-            var walk = new TileWalk(geometry, 2, inputPointer, dPrePointer, filters, zeros, zeros);
-            for (int first = 0; first < tiles; first += GradientBlockTiles)
-            {
-                int count = Math.Min(GradientBlockTiles, tiles - first);
-                bool fromZero = !accumulate && first == 0; // the first block starts dU's chains (no cleared dU to load)
-                nint vPoint = (nint)count * channels, dmPoint = (nint)count * filters;
-                for (int t = 0; t < count; t++)
-                {
-                    walk.InputCells(first + t, inputCells + (nint)t * Points);
-                    walk.OutputCells(first + t, outputCells + (nint)t * 4);
-                }
-                for (int firstRow = 0; firstRow < 4; firstRow += rowsPerPass)
-                {
-                    for (int t = 0; t < count; t++)
-                    {
-                        if (firstRow == 0 && t + 2 < count)
-                        {
-                            PrefetchTile(inputCells + (nint)(t + 2) * Points, outputCells + (nint)(t + 2) * 4, channels, filters);
-                        }
-                        for (int row = 0; row < rowsPerPass; row++)
-                        {
-                            TransformInputRow(inputCells + (nint)t * Points, firstRow + row, channels, v + 4 * row * vPoint + (nint)t * channels, vPoint);
-                        }
-                        TransformGradientRows(outputCells + (nint)t * 4, firstRow, rowsPerPass, filters, dm + (nint)t * Panel, count);
-                    }
-                    for (int k = 0; k < passPoints; k++)
-                    {
-                        float* dU0 = dUPointer + (nint)(4 * firstRow + k) * channels * filters;
-                        for (int panel = 0; panel < filters; panel += Panel)
-                        {
-                            float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16]
-                            for (int c = 0; c < channels; c += RowTile)
-                            {
-                                ProductTile6x16(v + k * vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
-                                    dU0 + (nint)c * filters + panel, filters, fromZero);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    [ThreadStatic]
-    private static nint[]? t_cells;
-
-    /// <summary>
-    /// Prefetches what a tile's transforms read that its left neighbour's did not: the right two columns of its
-    /// 16 input cells and its 4 dY cells. Run two tiles ahead in the kernel gradient, whose input was written
-    /// long before (by the forward): whole training step, one core, in-process A/B 0.97 of the time. (In the
-    /// forward, whose input was just written, the same prefetch gained nothing.)
-    /// </summary>
-    private static void PrefetchTile(float** inputCells, float** dYCells, int channels, int filters)
-    {
-        for (int r = 0; r < 4; r++)
-        {
-            for (int line = 0; line < channels; line += 16)
-            {
-                Sse.Prefetch0(inputCells[r * 4 + 2] + line);
-                Sse.Prefetch0(inputCells[r * 4 + 3] + line);
-            }
-            for (int line = 0; line < filters; line += 16)
-            {
-                Sse.Prefetch0(dYCells[r] + line);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Row <paramref name="row"/> of V = Bᵀ·d·B (its 4 points, <paramref name="pointStride"/> floats apart) for every
-    /// 8 channels of one tile: <paramref name="cells"/> are its 16 input cells, row by row (zeros outside the image).
-    /// </summary>
-    private static void TransformInputRow(float** cells, int row, int channels, float* v, nint pointStride)
-    {
-        // Row r of Bᵀ·d: d0 - d2, d1 + d2, d2 - d1, d1 - d3 (rows of the block).
-        int a = row switch { 0 => 0, 1 => 4, 2 => 8, _ => 4 }, b = row switch { 0 => 8, 1 => 8, 2 => 4, _ => 12 };
-        bool add = row == 1;
-        float** p = cells + a, q = cells + b;
-        for (int c = 0; c < channels; c += Vector256<float>.Count)
-        {
-            Vector256<float> p0 = Vector256.Load(p[0] + c), p1 = Vector256.Load(p[1] + c), p2 = Vector256.Load(p[2] + c), p3 = Vector256.Load(p[3] + c);
-            Vector256<float> q0 = Vector256.Load(q[0] + c), q1 = Vector256.Load(q[1] + c), q2 = Vector256.Load(q[2] + c), q3 = Vector256.Load(q[3] + c);
-            if (add)
-            {
-                InputRow(v + c, pointStride, p0 + q0, p1 + q1, p2 + q2, p3 + q3);
-            }
-            else
-            {
-                InputRow(v + c, pointStride, p0 - q0, p1 - q1, p2 - q2, p3 - q3);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Rows <paramref name="firstRow"/> .. + <paramref name="rows"/> of dM = A·dY·Aᵀ (4 points each) for every 8 filters of
-    /// one tile, its 4 dY <paramref name="cells"/> (zeros past the output) read once: written to
-    /// dm[row][point][F / 16][count][16] (4·F·count floats a row) at this tile's row.
-    /// </summary>
-    private static void TransformGradientRows(float** cells, int firstRow, int rows, int filters, float* dm, int count)
-    {
-        nint point = (nint)filters * count;
-        for (int f = 0; f < filters; f += Vector256<float>.Count)
-        {
-            Vector256<float> y00 = Vector256.Load(cells[0] + f), y01 = Vector256.Load(cells[1] + f);
-            Vector256<float> y10 = Vector256.Load(cells[2] + f), y11 = Vector256.Load(cells[3] + f);
-            float* p = dm + (nint)(f / Panel) * Panel * count + f % Panel;
-            for (int row = firstRow; row < firstRow + rows; row++, p += 4 * point)
-            {
-                switch (row)
-                {
-                    case 0: GradientRow(p, point, y00, y01); break;
-                    case 1: GradientRow(p, point, y00 + y10, y01 + y11); break;
-                    case 2: GradientRow(p, point, y00 - y10, y01 - y11); break;
-                    default: GradientRow(p, point, -y10, -y11); break;
-                }
-            }
-        }
-    }
-
-    [ThreadStatic]
-    private static float[]? t_gradientScratch;
-
-    /// <summary>One row of dM's points from a row (a, b) of A·dY: a, a + b, a - b, -b, <paramref name="point"/> floats apart.</summary>
-    private static void GradientRow(float* p, nint point, Vector256<float> a, Vector256<float> b)
-    {
-        a.Store(p);
-        (a + b).Store(p + point);
-        (a - b).Store(p + 2 * point);
-        (-b).Store(p + 3 * point);
-    }
-
-    /// <summary>dKernel[3, 3, C, F] = Gᵀ·dU·G: the gradient of the kernel from the gradient of U = G·g·Gᵀ.</summary>
-    public static void FinishWeightGradient(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
-    {
-        CheckFinish(dU, channels, filters, dKernel);
-        if (!Vector256.IsHardwareAccelerated)
-        {
-            FinishWeightGradientReference(dU, channels, filters, dKernel);
-            return;
-        }
-        var half = Vector256.Create(0.5f);
-        fixed (float* u = dU, k = dKernel)
-        {
-            nint point = (nint)channels * filters;
-            for (int c = 0; c < channels; c++)
-            {
-                for (int f = 0; f < filters; f += Vector256<float>.Count)
-                {
-                    float* p = u + (nint)c * filters + f;
-                    // Gᵀ·dU, column by column: h0 = u0 + s, h1 = d, h2 = s + u3 with s = (u1 + u2)·½, d = (u1 - u2)·½.
-                    Vector256<float> h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23;
-                    FinishColumn(p, point, half, out h00, out h10, out h20);
-                    FinishColumn(p + point, point, half, out h01, out h11, out h21);
-                    FinishColumn(p + 2 * point, point, half, out h02, out h12, out h22);
-                    FinishColumn(p + 3 * point, point, half, out h03, out h13, out h23);
-                    float* q = k + (nint)c * filters + f;
-                    FinishRow(q, point, h00, h01, h02, h03, half);
-                    FinishRow(q + 3 * point, point, h10, h11, h12, h13, half);
-                    FinishRow(q + 6 * point, point, h20, h21, h22, h23, half);
-                }
-            }
-        }
-    }
-
-    /// <summary>Column j of Gᵀ·dU from the column's points (rows 0..3, 4 points apart).</summary>
-    private static void FinishColumn(float* p, nint point, Vector256<float> half, out Vector256<float> h0, out Vector256<float> h1, out Vector256<float> h2)
-    {
-        Vector256<float> u0 = Vector256.Load(p), u1 = Vector256.Load(p + 4 * point), u2 = Vector256.Load(p + 8 * point), u3 = Vector256.Load(p + 12 * point);
-        Vector256<float> s = (u1 + u2) * half, d = (u1 - u2) * half;
-        h0 = u0 + s;
-        h1 = d;
-        h2 = s + u3;
-    }
-
-    /// <summary>Row i of (Gᵀ·dU)·G: the kernel's taps (i, 0..2), <paramref name="tap"/> floats apart.</summary>
-    private static void FinishRow(float* q, nint tap, Vector256<float> h0, Vector256<float> h1, Vector256<float> h2, Vector256<float> h3, Vector256<float> half)
-    {
-        Vector256<float> s = (h1 + h2) * half, d = (h1 - h2) * half;
-        (h0 + s).Store(q);
-        d.Store(q + tap);
-        (s + h3).Store(q + 2 * tap);
-    }
-
-    /// <summary>The scalar twin of <see cref="WeightGradient"/>: the same transforms and chains, value by value.</summary>
-    public static void WeightGradientReference(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
-        Span<float> dU, bool accumulate)
-    {
-        CheckGradient(input, dPre, geometry, filters, examples, dU);
-        int channels = geometry.Channels;
-        if (!accumulate)
-        {
-            dU.Slice(0, Points * channels * filters).Clear();
-        }
-        int outputLength = geometry.OutputPixels * filters;
-        int outputHeight = geometry.OutputHeight, outputWidth = geometry.OutputWidth;
-        var v = new float[Points * channels];
-        var dm = new float[Points * filters];
-        var d = new float[Points];
-        for (int n = 0; n < examples; n++)
-        {
-            for (int y = 0; y < geometry.OutputHeight; y += 2)
-            {
-                for (int x = 0; x < geometry.OutputWidth; x += 2)
-                {
-                    for (int c = 0; c < channels; c++)
-                    {
-                        for (int i = 0; i < Points; i++)
-                        {
-                            d[i] = InputValue(input, geometry, n, y + i / 4, x + i % 4, c);
-                        }
-                        TransformInputReference(d);
-                        for (int i = 0; i < Points; i++)
-                        {
-                            v[i * channels + c] = d[i];
-                        }
-                    }
-                    for (int f = 0; f < filters; f++)
-                    {
-                        int cell = n * outputLength + (y * outputWidth + x) * filters + f;
-                        bool right = x + 1 < outputWidth, below = y + 1 < outputHeight;
-                        float y00 = dPre[cell], y01 = right ? dPre[cell + filters] : 0f;
-                        float y10 = below ? dPre[cell + outputWidth * filters] : 0f, y11 = below && right ? dPre[cell + (outputWidth + 1) * filters] : 0f;
-                        Span<float> rowA = [y00, y00 + y10, y00 - y10, -y10], rowB = [y01, y01 + y11, y01 - y11, -y11];
-                        for (int r = 0; r < 4; r++)
-                        {
-                            float a = rowA[r], b = rowB[r];
-                            dm[(4 * r) * filters + f] = a;
-                            dm[(4 * r + 1) * filters + f] = a + b;
-                            dm[(4 * r + 2) * filters + f] = a - b;
-                            dm[(4 * r + 3) * filters + f] = -b;
-                        }
-                    }
-                    for (int point = 0; point < Points; point++)
-                    {
-                        for (int c = 0; c < channels; c++)
-                        {
-                            for (int f = 0; f < filters; f++)
-                            {
-                                int at = (point * channels + c) * filters + f;
-                                dU[at] = MathF.FusedMultiplyAdd(v[point * channels + c], dm[point * filters + f], dU[at]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>Bᵀ·d·B of one channel's 4x4 block, in place, as <see cref="TransformInputRow"/> computes it row by row.</summary>
-    private static void TransformInputReference(Span<float> d)
-    {
-        for (int j = 0; j < 4; j++)
-        {
-            float t0 = d[j] - d[8 + j], t1 = d[4 + j] + d[8 + j], t2 = d[8 + j] - d[4 + j], t3 = d[4 + j] - d[12 + j];
-            d[j] = t0; d[4 + j] = t1; d[8 + j] = t2; d[12 + j] = t3;
-        }
-        for (int r = 0; r < 4; r++)
-        {
-            float t0 = d[4 * r], t1 = d[4 * r + 1], t2 = d[4 * r + 2], t3 = d[4 * r + 3];
-            d[4 * r] = t0 - t2;
-            d[4 * r + 1] = t1 + t2;
-            d[4 * r + 2] = t2 - t1;
-            d[4 * r + 3] = t1 - t3;
-        }
-    }
-
-    /// <summary>The scalar twin of <see cref="FinishWeightGradient"/>.</summary>
-    public static void FinishWeightGradientReference(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
-    {
-        CheckFinish(dU, channels, filters, dKernel);
-        int point = channels * filters;
-        Span<float> h = stackalloc float[12];
-        for (int at = 0; at < point; at++)
-        {
-            for (int col = 0; col < 4; col++)
-            {
-                float u0 = dU[col * point + at], u1 = dU[(4 + col) * point + at], u2 = dU[(8 + col) * point + at], u3 = dU[(12 + col) * point + at];
-                float s = (u1 + u2) * 0.5f, d = (u1 - u2) * 0.5f;
-                h[col] = u0 + s;
-                h[4 + col] = d;
-                h[8 + col] = s + u3;
-            }
-            for (int i = 0; i < 3; i++)
-            {
-                float s = (h[4 * i + 1] + h[4 * i + 2]) * 0.5f, d = (h[4 * i + 1] - h[4 * i + 2]) * 0.5f;
-                dKernel[(3 * i) * point + at] = h[4 * i] + s;
-                dKernel[(3 * i + 1) * point + at] = d;
-                dKernel[(3 * i + 2) * point + at] = s + h[4 * i + 3];
-            }
-        }
-    }
-
-    /// <summary>
-    /// Where tile t reads and writes, for output tiles of <c>size</c> x <c>size</c> pixels (2 here, 4 in
-    /// <see cref="Winograd4x4"/>): its (size + 2)² input cells (a zero row in the padding, and past the padded
+    /// Where tile t reads and writes, for output tiles of <c>size</c> x <c>size</c> pixels: its (size + 2)² input cells (a zero row in the padding, and past the padded
     /// image for a cut last tile) and its size² output cells (a discard row past the output, or a zero row
     /// when the "output" is the dPre the kernel gradient reads).
     /// </summary>
-    internal readonly struct TileWalk
+    private readonly struct TileWalk
     {
         private readonly float* _input, _output, _zeros, _discard;
         private readonly int _size, _channels, _filters, _height, _width, _padTop, _padLeft, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
@@ -860,81 +1161,6 @@ public static unsafe class Winograd
         }
     }
 
-    /// <summary>
-    /// The scalar twin of <see cref="Forward"/>: the same transforms, products (one fused multiply-add chain
-    /// per point, filter and tile, over the channels in order) and inverse transforms, value by value.
-    /// </summary>
-    public static void ForwardReference(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
-        in ConvGeometry geometry, int filters, int examples, bool relu, Span<float> output)
-    {
-        CheckForward(input, transformedKernel, bias, geometry, filters, examples, output);
-        int channels = geometry.Channels, outputLength = geometry.OutputPixels * filters;
-        var d = new float[Points];
-        var v = new float[Points * channels];
-        var m = new float[Points];
-        for (int n = 0; n < examples; n++)
-        {
-            for (int y = 0; y < geometry.OutputHeight; y += 2)
-            {
-                for (int x = 0; x < geometry.OutputWidth; x += 2)
-                {
-                    for (int c = 0; c < channels; c++)
-                    {
-                        for (int i = 0; i < Points; i++)
-                        {
-                            d[i] = InputValue(input, geometry, n, y + i / 4, x + i % 4, c);
-                        }
-                        for (int j = 0; j < 4; j++)
-                        {
-                            // Bᵀ·d, row by row, then the row's points.
-                            float t0 = d[j] - d[8 + j], t1 = d[4 + j] + d[8 + j], t2 = d[8 + j] - d[4 + j], t3 = d[4 + j] - d[12 + j];
-                            d[j] = t0; d[4 + j] = t1; d[8 + j] = t2; d[12 + j] = t3;
-                        }
-                        for (int r = 0; r < 4; r++)
-                        {
-                            float t0 = d[4 * r], t1 = d[4 * r + 1], t2 = d[4 * r + 2], t3 = d[4 * r + 3];
-                            v[(4 * r) * channels + c] = t0 - t2;
-                            v[(4 * r + 1) * channels + c] = t1 + t2;
-                            v[(4 * r + 2) * channels + c] = t2 - t1;
-                            v[(4 * r + 3) * channels + c] = t1 - t3;
-                        }
-                    }
-                    for (int f = 0; f < filters; f++)
-                    {
-                        for (int point = 0; point < Points; point++)
-                        {
-                            float sum = 0f;
-                            for (int c = 0; c < channels; c++)
-                            {
-                                sum = MathF.FusedMultiplyAdd(v[point * channels + c], transformedKernel[TransformedIndex(point, c, f, channels, filters)], sum);
-                            }
-                            m[point] = sum;
-                        }
-                        float s00 = m[0] + m[4] + m[8], s10 = m[4] - m[8] - m[12];
-                        float s01 = m[1] + m[5] + m[9], s11 = m[5] - m[9] - m[13];
-                        float s02 = m[2] + m[6] + m[10], s12 = m[6] - m[10] - m[14];
-                        float s03 = m[3] + m[7] + m[11], s13 = m[7] - m[11] - m[15];
-                        Span<float> ys = [s00 + s01 + s02, s01 - s02 - s03, s10 + s11 + s12, s11 - s12 - s13];
-                        for (int i = 0; i < 4; i++)
-                        {
-                            int r = y + i / 2, col = x + i % 2;
-                            if (r >= geometry.OutputHeight || col >= geometry.OutputWidth)
-                            {
-                                continue;
-                            }
-                            float value = ys[i];
-                            if (!bias.IsEmpty)
-                            {
-                                value += bias[f];
-                            }
-                            output[n * outputLength + (r * geometry.OutputWidth + col) * filters + f] = relu ? Math.Max(value, 0f) : value;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// <summary>input[n, py - PadTop, px - PadLeft, c], or 0 in the padding.</summary>
     private static float InputValue(ReadOnlySpan<float> input, in ConvGeometry geometry, int n, int py, int px, int c)
     {
@@ -954,33 +1180,15 @@ public static unsafe class Winograd
             throw new ArgumentOutOfRangeException(nameof(channels), $"Winograd expects C a multiple of {Vector256<float>.Count}; received C={channels}.");
         }
         Check(kernel.Length, 9L * channels * filters, nameof(kernel), "3·3·C·F");
-        Check(transformed.Length, (long)Points * channels * filters, nameof(transformed), "16·C·F");
-    }
-
-    private static void CheckForward(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
-        in ConvGeometry geometry, int filters, int examples, Span<float> output)
-    {
-        CheckForwardInputs(input, transformedKernel, bias, geometry, filters, examples);
-        Check(output.Length, (long)examples * geometry.OutputPixels * filters, nameof(output), "N·OH·OW·F");
+        Check(transformed.Length, (long)Points * channels * filters, nameof(transformed), "36·C·F");
     }
 
     private static void CheckForwardInputs(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
-        in ConvGeometry geometry, int filters, int examples)
-    {
-        CheckShape(geometry, filters, examples);
-        Check(input.Length, (long)examples * geometry.InputLength, nameof(input), "N·H·W·C");
-        Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "16·C·F");
-        if (!bias.IsEmpty)
-        {
-            Check(bias.Length, filters, nameof(bias), "F");
-        }
-    }
-
-    private static void CheckShape(in ConvGeometry geometry, int filters, int examples)
+        in ConvGeometry geometry, int filters, int examples, bool checkKernel = true)
     {
         if (geometry.KernelHeight != 3 || geometry.KernelWidth != 3 || geometry.StrideHeight != 1 || geometry.StrideWidth != 1)
         {
-            throw new ArgumentException($"Winograd F(2x2, 3x3) expects a 3x3 kernel with strides of 1; received {geometry.KernelHeight}x{geometry.KernelWidth} with strides {geometry.StrideHeight}x{geometry.StrideWidth}.", nameof(geometry));
+            throw new ArgumentException($"Winograd F(4x4, 3x3) expects a 3x3 kernel with strides of 1; received {geometry.KernelHeight}x{geometry.KernelWidth} with strides {geometry.StrideHeight}x{geometry.StrideWidth}.", nameof(geometry));
         }
         if (examples < 0)
         {
@@ -990,28 +1198,15 @@ public static unsafe class Winograd
         {
             throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects F a positive multiple of {Panel}; received F={filters}.");
         }
-    }
-
-    private static void CheckGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples, Span<float> dU)
-    {
-        CheckShape(geometry, filters, examples);
-        if (geometry.Channels < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(geometry), $"Winograd expects C >= 1; received C={geometry.Channels}.");
-        }
         Check(input.Length, (long)examples * geometry.InputLength, nameof(input), "N·H·W·C");
-        Check(dPre.Length, (long)examples * geometry.OutputPixels * filters, nameof(dPre), "N·OH·OW·F");
-        Check(dU.Length, (long)Points * geometry.Channels * filters, nameof(dU), "16·C·F");
-    }
-
-    private static void CheckFinish(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
-    {
-        if (channels < 1 || filters < 1 || channels % Vector256<float>.Count != 0 || filters % Vector256<float>.Count != 0)
+        if (checkKernel)
         {
-            throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects C and F positive multiples of {Vector256<float>.Count}; received C={channels}, F={filters}.");
+            Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "36·C·F");
         }
-        Check(dU.Length, (long)Points * channels * filters, nameof(dU), "16·C·F");
-        Check(dKernel.Length, 9L * channels * filters, nameof(dKernel), "3·3·C·F");
+        if (!bias.IsEmpty)
+        {
+            Check(bias.Length, filters, nameof(bias), "F");
+        }
     }
 
     private static void Check(long actual, long expected, string name, string shape)

@@ -32,7 +32,7 @@ public sealed class Conv2D : Layer
     private bool _direct;            // DirectConv instead of im2col + GEMM
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
-    private Tensor? _winogradDU;       // [MaxChunks, 16·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd
+    private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
     private Tensor? _padded;         // [N, PH, PW]: zero-padded images, direct only
@@ -50,7 +50,7 @@ public sealed class Conv2D : Layer
     private Tensor? _flippedKernel;    // [KH, KW, F, C]
     private Tensor? _kernelPanels;     // the kernel as IndirectConv.PackPanels lays it out, when IndirectConv.ReadsPanels
     private Tensor? _flippedPanels;    // the flipped kernel, likewise
-    private Tensor? _winogradKernel;   // the kernel as Winograd4x4.TransformKernel lays it out, when the forward runs Winograd F(4x4, 3x3)
+    private Tensor? _winogradKernel;   // the kernel as Winograd.TransformKernel lays it out, when the forward runs Winograd F(4x4, 3x3)
     private Tensor? _winogradFlipped;  // the flipped kernel, likewise, when the input gradient does
     private Tensor? _paddedDPre;       // [N, OH + KH - 1, OW + KW - 1, F]
     private readonly Action<int> _forwardChunk;
@@ -107,8 +107,8 @@ public sealed class Conv2D : Layer
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
         _reduceSlice = ReduceSlice;
-        _transformKernelPanel = panel => Winograd4x4.TransformKernel(_kernel!.Value.ReadOnlySpan, _geometry.Channels, Filters, _winogradKernel!.Span, panel, 1);
-        _transformFlippedPanel = panel => Winograd4x4.TransformKernel(_flippedKernel!.ReadOnlySpan, Filters, _geometry.Channels, _winogradFlipped!.Span, panel, 1);
+        _transformKernelPanel = panel => Winograd.TransformKernel(_kernel!.Value.ReadOnlySpan, _geometry.Channels, Filters, _winogradKernel!.Span, panel, 1);
+        _transformFlippedPanel = panel => Winograd.TransformKernel(_flippedKernel!.ReadOnlySpan, Filters, _geometry.Channels, _winogradFlipped!.Span, panel, 1);
         _forwardPooledChunk = ForwardPooledChunk;
         _backwardPooledChunk = BackwardPooledChunk;
     }
@@ -149,7 +149,7 @@ public sealed class Conv2D : Layer
     /// <summary>Whether Build chose the direct convolution (<see cref="DirectConv"/>) over im2col + GEMM.</summary>
     internal bool UsesDirectConvolution => _direct;
 
-    /// <summary>Whether the forward and the input gradient run as Winograd F(4x4, 3x3), the kernel gradient as F(2x2, 3x3) (AVX2 machines, 3x3 stride-1 kernels).</summary>
+    /// <summary>Whether the forward and both gradients run as Winograd F(4x4, 3x3) (AVX2 machines, 3x3 stride-1 kernels).</summary>
     internal bool UsesWinograd => _winogradKernel is not null;
 
     /// <inheritdoc />
@@ -185,14 +185,14 @@ public sealed class Conv2D : Layer
         _direct = DirectConv.IsSupported(_geometry, Filters);
         _indirect = !_direct && IndirectConv.IsSupported(Filters);
         _indirectWeightGradient = _indirect && IndirectConv.SupportsWeightGradient(Filters);
-        // On AVX2 machines a 3x3 stride-1 convolution's forward and input gradient run as Winograd F(4x4, 3x3) (4x fewer
-        // multiply-adds), its kernel gradient as F(2x2, 3x3) (2.25x);
+        // On AVX2 machines a 3x3 stride-1 convolution's forward and both gradients run as Winograd F(4x4, 3x3) (4x fewer
+        // multiply-adds);
         // the AVX-512 tiles keep the direct convolution.
         bool winograd = _indirect && IndirectConv.ReadsPanels && Winograd.IsSupported(_geometry, Filters);
-        _winogradKernel = winograd ? new Tensor(Winograd4x4.TransformedLength(channels, Filters)) : null;
+        _winogradKernel = winograd ? new Tensor(Winograd.TransformedLength(channels, Filters)) : null;
         _kernelPanels = _indirect && IndirectConv.ReadsPanels && !winograd ? new Tensor(patch * Filters) : null;
         _paddedInput = _indirect && !winograd ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
-        // With the Winograd forward the kernel gradient runs Winograd F(2x2, 3x3), reading the same input in place.
+        // With the Winograd forward the kernel gradient runs Winograd too, reading the same input in place.
         _winogradDU = winograd ? new Tensor(MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
         _columns = _direct || _indirectWeightGradient || winograd ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
@@ -205,7 +205,7 @@ public sealed class Conv2D : Layer
             _gradientGeometry = IndirectConv.InputGradientGeometry(_geometry, Filters);
             _flippedKernel = new Tensor(KernelSize.Height, KernelSize.Width, Filters, channels);
             bool winogradGradient = IndirectConv.ReadsPanels && Winograd.IsSupported(_gradientGeometry, channels);
-            _winogradFlipped = winogradGradient ? new Tensor(Winograd4x4.TransformedLength(Filters, channels)) : null;
+            _winogradFlipped = winogradGradient ? new Tensor(Winograd.TransformedLength(Filters, channels)) : null;
             _flippedPanels = IndirectConv.ReadsPanels && !winogradGradient ? new Tensor(patch * Filters) : null;
             _paddedDPre = winogradGradient ? null : new Tensor(batch, IndirectConv.PaddedLength(_gradientGeometry));
         }
@@ -261,7 +261,7 @@ public sealed class Conv2D : Layer
             }
             else
             {
-                Winograd4x4.ForwardPooled(input, _winogradKernel!.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
+                Winograd.ForwardPooled(input, _winogradKernel!.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
             }
             return;
         }
@@ -284,7 +284,7 @@ public sealed class Conv2D : Layer
     {
         if (_winogradKernel is not null)
         {
-            _workers!.For(Filters / Winograd4x4.PanelWidth, _transformKernelPanel);
+            _workers!.For(Filters / Winograd.PanelWidth, _transformKernelPanel);
         }
         else if (_kernelPanels is not null)
         {
@@ -321,7 +321,7 @@ public sealed class Conv2D : Layer
             if (_winogradKernel is not null)
             {
                 // Winograd reads the input and its padding in place.
-                Winograd4x4.Forward(input, _winogradKernel.ReadOnlySpan, usedBias, _geometry, Filters, examples, relu && _bias is not null, result);
+                Winograd.Forward(input, _winogradKernel.ReadOnlySpan, usedBias, _geometry, Filters, examples, relu && _bias is not null, result);
             }
             else
             {
@@ -451,7 +451,7 @@ public sealed class Conv2D : Layer
             IndirectConv.FlipKernel(_kernel!.Value.ReadOnlySpan, KernelSize.Height, KernelSize.Width, _geometry.Channels, Filters, _flippedKernel!.Span);
             if (_winogradFlipped is not null)
             {
-                _workers!.For(_geometry.Channels / Winograd4x4.PanelWidth, _transformFlippedPanel);
+                _workers!.For(_geometry.Channels / Winograd.PanelWidth, _transformFlippedPanel);
             }
             else if (_flippedPanels is not null)
             {
@@ -612,7 +612,7 @@ public sealed class Conv2D : Layer
             : dOutput;                                                                                          // [examples, OH, OW, F]
         if (_winogradDU is not null)
         {
-            // dU = Σ over the chunk's tiles of V ⊗ dM in the 16 Winograd points (V from the forward's input,
+            // dU = Σ over the chunk's tiles of V ⊗ dM in the 36 Winograd points (V from the forward's input,
             // its padding read in place); FinishChunk turns it into the kernel gradient once the chunk is done.
             int length = Winograd.TransformedLength(_geometry.Channels, Filters);
             Winograd.WeightGradient(input, chunkDPre, _geometry, Filters, examples, _winogradDU.Span.Slice(chunk * length, length), accumulate: !startsChunk);
@@ -630,7 +630,7 @@ public sealed class Conv2D : Layer
             // dInput = dPre (zero-padded) convolved with the flipped kernel: each value one chain, written once.
             if (_winogradFlipped is not null)
             {
-                Winograd4x4.Forward(chunkDPre, _winogradFlipped.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, examples, relu: false, dInput);
+                Winograd.Forward(chunkDPre, _winogradFlipped.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, examples, relu: false, dInput);
                 return;
             }
             int paddedLength = IndirectConv.PaddedLength(_gradientGeometry);
