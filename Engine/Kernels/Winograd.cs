@@ -687,7 +687,7 @@ public static unsafe class Winograd
     private static nint[]? t_cells;
 
     /// <summary>
-    /// dU[36][C][F] (+)= Σ over the tiles of <paramref name="examples"/> of V[point][t, c] · dM[point][t, f]: V = Bᵀ·d·B
+    /// dU[C][36][F] (+)= Σ over the tiles of <paramref name="examples"/> of V[point][t, c] · dM[point][t, f]: V = Bᵀ·d·B
     /// of input[N, H, W, C] padded as in <see cref="Forward"/> and dM = A·dY·Aᵀ of dPre[N, OH, OW, F] (dY of a cut
     /// tile's missing pixels 0), the gradient of U. <see cref="FinishWeightGradient"/> turns dU into the kernel's
     /// gradient; dU of several calls adds up first (each value one fused multiply-add chain, tile after tile).
@@ -745,14 +745,14 @@ public static unsafe class Winograd
                     }
                     for (int k = 0; k < Side; k++)
                     {
-                        float* dU0 = dUPointer + (nint)(Side * row + k) * channels * filters;
+                        float* dU0 = dUPointer + (nint)(Side * row + k) * filters; // dU[C][36][F]: rows of a point 36·F apart
                         for (int panel = 0; panel < filters; panel += Panel)
                         {
                             float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16]
                             for (int c = 0; c < channels; c += RowTile)
                             {
                                 ProductTile6x16(v + k * vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
-                                    dU0 + (nint)c * filters + panel, filters, fromZero);
+                                    dU0 + (nint)c * Points * filters + panel, (nint)Points * filters, fromZero);
                             }
                         }
                     }
@@ -829,12 +829,12 @@ public static unsafe class Winograd
         float* h = stackalloc float[3 * Side * Vector256<float>.Count]; // Gᵀ·dU: 3 rows x 6 columns of vectors
         fixed (float* u = dU, k = dKernel)
         {
-            nint point = (nint)channels * filters;
+            nint point = filters, tap = (nint)channels * filters; // dU[C][36][F], dKernel[3, 3][C][F]
             for (int c = 0; c < channels; c++)
             {
                 for (int f = 0; f < filters; f += Vector256<float>.Count)
                 {
-                    float* p = u + (nint)c * filters + f;
+                    float* p = u + (nint)c * Points * filters + f;
                     for (int l = 0; l < Side; l++)
                     {
                         float* column = p + l * point;
@@ -851,9 +851,9 @@ public static unsafe class Winograd
                         float* row = h + i * Side * 8;
                         FinishPoints(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24), Vector256.Load(row + 32), Vector256.Load(row + 40),
                             out var g0, out var g1, out var g2);
-                        g0.Store(q + 3 * i * point);
-                        g1.Store(q + (3 * i + 1) * point);
-                        g2.Store(q + (3 * i + 2) * point);
+                        g0.Store(q + 3 * i * tap);
+                        g1.Store(q + (3 * i + 1) * tap);
+                        g2.Store(q + (3 * i + 2) * tap);
                     }
                 }
             }
@@ -864,15 +864,16 @@ public static unsafe class Winograd
     public static void FinishWeightGradientReference(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
     {
         CheckFinish(dU, channels, filters, dKernel);
-        int point = channels * filters;
+        int tap = channels * filters;
         Span<float> u = stackalloc float[Points];
         Span<float> h = stackalloc float[3 * Side];
         Span<float> g = stackalloc float[3];
-        for (int at = 0; at < point; at++)
+        for (int at = 0; at < tap; at++)
         {
+            int c = at / filters, f = at - c * filters;
             for (int i = 0; i < Points; i++)
             {
-                u[i] = dU[i * point + at];
+                u[i] = dU[(c * Points + i) * filters + f];
             }
             for (int l = 0; l < Side; l++)
             {
@@ -883,7 +884,7 @@ public static unsafe class Winograd
                 FinishPoints(h.Slice(i * Side), 1, g, 1); // then each row times G
                 for (int j = 0; j < 3; j++)
                 {
-                    dKernel[(3 * i + j) * point + at] = g[j];
+                    dKernel[(3 * i + j) * tap + at] = g[j];
                 }
             }
         }
@@ -959,7 +960,7 @@ public static unsafe class Winograd
                         {
                             for (int f = 0; f < filters; f++)
                             {
-                                int at = (point * channels + c) * filters + f;
+                                int at = (c * Points + point) * filters + f;
                                 dU[at] = MathF.FusedMultiplyAdd(v[point * channels + c], dm[point * filters + f], dU[at]);
                             }
                         }
