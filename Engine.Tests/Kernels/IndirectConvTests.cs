@@ -212,6 +212,34 @@ public class IndirectConvTests
         }
     }
 
+    [TestCase(3, 3, 5, 7)]
+    [TestCase(2, 3, 16, 24)]
+    [TestCase(3, 3, 64, 128)]
+    public void FlipKernelRotatesTheTapsAndSwapsChannelsAndFilters(int kernelHeight, int kernelWidth, int channels, int filters)
+    {
+        float[] kernel = Gaussian(kernelHeight * kernelWidth * channels * filters, new RandomSource(5));
+        float[] flipped = Enumerable.Repeat(float.NaN, kernel.Length).ToArray();
+        IndirectConv.FlipKernel(kernel, kernelHeight, kernelWidth, channels, filters, flipped);
+        for (int i = 0; i < kernelHeight; i++)
+        {
+            for (int j = 0; j < kernelWidth; j++)
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    for (int f = 0; f < filters; f++)
+                    {
+                        float want = kernel[(((kernelHeight - 1 - i) * kernelWidth + kernelWidth - 1 - j) * channels + c) * filters + f];
+                        float got = flipped[((i * kernelWidth + j) * filters + f) * channels + c];
+                        if (BitConverter.SingleToInt32Bits(got) != BitConverter.SingleToInt32Bits(want))
+                        {
+                            Assert.Fail($"flipped[{i}, {j}, {f}, {c}] = {got}; expected kernel[{kernelHeight - 1 - i}, {kernelWidth - 1 - j}, {c}, {f}] = {want}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     [Test]
     public void PackPanelsLaysEachSixteenFilterPanelOutRowAfterRow()
     {

@@ -93,13 +93,7 @@ public static unsafe partial class IndirectConv
             {
                 ReadOnlySpan<float> source = kernel.Slice(((kernelHeight - 1 - i) * kernelWidth + kernelWidth - 1 - j) * channels * filters, channels * filters); // [C, F]
                 Span<float> target = flipped.Slice((i * kernelWidth + j) * filters * channels, filters * channels);                                             // [F, C]
-                for (int c = 0; c < channels; c++)
-                {
-                    for (int f = 0; f < filters; f++)
-                    {
-                        target[f * channels + c] = source[c * filters + f];
-                    }
-                }
+                Transpose.Matrix(source, channels, filters, target);
             }
         }
     }
