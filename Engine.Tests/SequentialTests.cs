@@ -6,6 +6,24 @@ namespace Engine.Tests;
 
 public class SequentialTests
 {
+    [TestCase(1)]
+    [TestCase(2)]
+    public void ZeroGradClearsEveryGradientInEverySlice(int threads)
+    {
+        var model = ReferenceModels.MnistCnn();
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: 4, Seed: 1, Threads: threads));
+        foreach (Parameter parameter in model.Parameters)
+        {
+            parameter.Gradient.Span.Fill(1f); // dense/kernel (524,288 values) spans many slices
+        }
+        model.ZeroGrad();
+        foreach (Parameter parameter in model.Parameters)
+        {
+            int nonzero = parameter.Gradient.Span.IndexOfAnyExcept(0f);
+            Assert.That(nonzero, Is.EqualTo(-1), $"{parameter.Name}: gradient value {nonzero} not cleared");
+        }
+    }
+
     [Test]
     public void SummaryShowsTheReferenceModelsLayersAndParameterCount()
     {

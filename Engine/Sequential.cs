@@ -15,6 +15,10 @@ public sealed class Sequential
 {
     private readonly ILayer[] _layers;
     private Parameter[] _parameters = [];
+    private (int Parameter, int Offset, int Length)[] _gradientSlices = [];
+    private bool[] _sliceFinite = [];
+    private readonly Action<int> _clearSlice;
+    private readonly Action<int> _checkSlice;
     private SoftmaxCrossEntropy? _loss;
     private IOptimizer? _optimizer;
     private Shape? _inputShape;
@@ -24,6 +28,9 @@ public sealed class Sequential
     public Sequential(params IEnumerable<ILayer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
+        _clearSlice = slice => GradientSlice(slice).Clear();
+        // A sum is finite exactly when every term is (short of an overflow of the sum itself).
+        _checkSlice = slice => _sliceFinite[slice] = float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum((ReadOnlySpan<float>)GradientSlice(slice)));
         _layers = layers.ToArray();
         if (_layers.Length == 0)
         {
@@ -130,6 +137,8 @@ public sealed class Sequential
                 $"The last layer ({_layers[^1].GetType().Name} '{_layers[^1].Name}') outputs {shape}; expected logits of rank 2 [N, classes].");
         }
         _parameters = parameters.ToArray();
+        _gradientSlices = GradientSlices(_parameters);
+        _sliceFinite = new bool[_gradientSlices.Length];
         _runsWithNext = new bool[_layers.Length];
         for (int index = 0; index + 1 < _layers.Length; index++)
         {
@@ -154,12 +163,30 @@ public sealed class Sequential
     }
 
     /// <summary>Clears every parameter's gradient.</summary>
-    public void ZeroGrad()
+    public void ZeroGrad() => Workers.For(_gradientSlices.Length, _clearSlice);
+
+    /// <summary>Floats per slice of the gradients that <see cref="ZeroGrad"/> and <see cref="GradientsAreFinite"/> run in parallel.</summary>
+    private const int GradientSliceLength = 32 << 10;
+
+    /// <summary>Every parameter's gradient cut into slices of at most <see cref="GradientSliceLength"/> floats: (parameter, offset, length).</summary>
+    private static (int Parameter, int Offset, int Length)[] GradientSlices(Parameter[] parameters)
     {
-        foreach (Parameter parameter in _parameters)
+        var slices = new List<(int, int, int)>();
+        for (int index = 0; index < parameters.Length; index++)
         {
-            parameter.Gradient.Clear();
+            int length = parameters[index].Gradient.Length;
+            for (int offset = 0; offset < length; offset += GradientSliceLength)
+            {
+                slices.Add((index, offset, Math.Min(GradientSliceLength, length - offset)));
+            }
         }
+        return slices.ToArray();
+    }
+
+    private Span<float> GradientSlice(int slice)
+    {
+        var (parameter, offset, length) = _gradientSlices[slice];
+        return _parameters[parameter].Gradient.Span.Slice(offset, length);
     }
 
     /// <summary>The logits [N, classes] for <paramref name="images"/> (N ≤ the built batch), without dropout. The tensor is reused by the next call.</summary>
@@ -291,15 +318,8 @@ public sealed class Sequential
 
     private bool GradientsAreFinite()
     {
-        foreach (Parameter parameter in _parameters)
-        {
-            // A sum is finite exactly when every term is (short of an overflow of the sum itself).
-            if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(parameter.Gradient.ReadOnlySpan)))
-            {
-                return false;
-            }
-        }
-        return true;
+        Workers.For(_gradientSlices.Length, _checkSlice);
+        return Array.IndexOf(_sliceFinite, false) < 0;
     }
 
     /// <summary>Names where the first non-finite value appears: the input, a layer's output (forward order), or a gradient.</summary>

@@ -82,19 +82,28 @@ public static unsafe partial class IndirectConv
     }
 
     /// <summary>flipped[KH, KW, F, C] = kernel[KH - 1 - i, KW - 1 - j, c, f]: the kernel of <see cref="InputGradientGeometry"/>.</summary>
-    public static void FlipKernel(ReadOnlySpan<float> kernel, int kernelHeight, int kernelWidth, int channels, int filters, Span<float> flipped)
+    public static void FlipKernel(ReadOnlySpan<float> kernel, int kernelHeight, int kernelWidth, int channels, int filters, Span<float> flipped) =>
+        FlipKernel(kernel, kernelHeight, kernelWidth, channels, filters, flipped, 0, kernelHeight * kernelWidth);
+
+    /// <summary>
+    /// <see cref="FlipKernel(ReadOnlySpan{float}, int, int, int, int, Span{float})"/> for the flipped kernel's taps
+    /// [<paramref name="firstTap"/>, + <paramref name="taps"/>) only (row-major (i, j)), so that taps can be flipped in parallel.
+    /// </summary>
+    public static void FlipKernel(ReadOnlySpan<float> kernel, int kernelHeight, int kernelWidth, int channels, int filters, Span<float> flipped, int firstTap, int taps)
     {
         long length = (long)kernelHeight * kernelWidth * channels * filters;
         CheckLength(kernel.Length, length, nameof(kernel), "KH·KW·C·F");
         CheckLength(flipped.Length, length, nameof(flipped), "KH·KW·F·C");
-        for (int i = 0; i < kernelHeight; i++)
+        if (firstTap < 0 || taps < 0 || firstTap + taps > kernelHeight * kernelWidth)
         {
-            for (int j = 0; j < kernelWidth; j++)
-            {
-                ReadOnlySpan<float> source = kernel.Slice(((kernelHeight - 1 - i) * kernelWidth + kernelWidth - 1 - j) * channels * filters, channels * filters); // [C, F]
-                Span<float> target = flipped.Slice((i * kernelWidth + j) * filters * channels, filters * channels);                                             // [F, C]
-                Transpose.Matrix(source, channels, filters, target);
-            }
+            throw new ArgumentOutOfRangeException(nameof(taps), $"FlipKernel expects taps within [0, {kernelHeight * kernelWidth}) (KH·KW); received {taps} from {firstTap}.");
+        }
+        for (int tap = firstTap; tap < firstTap + taps; tap++)
+        {
+            int i = tap / kernelWidth, j = tap % kernelWidth;
+            ReadOnlySpan<float> source = kernel.Slice(((kernelHeight - 1 - i) * kernelWidth + kernelWidth - 1 - j) * channels * filters, channels * filters); // [C, F]
+            Span<float> target = flipped.Slice(tap * filters * channels, filters * channels);                                                               // [F, C]
+            Transpose.Matrix(source, channels, filters, target);
         }
     }
 

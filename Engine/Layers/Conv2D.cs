@@ -60,6 +60,7 @@ public sealed class Conv2D : Layer
     private readonly Action<int> _backwardPooledChunk;
     private readonly Action<int> _transformKernelPanel;
     private readonly Action<int> _transformFlippedPanel;
+    private readonly Action<int> _flipTap;
     private MaxPool2D? _callPool;  // the pool run chunk by chunk with this layer (ForwardThroughPool, BackwardThroughPool)
     private Tensor? _pooledScratch; // [chunks, PooledExamples, OH, OW, F]: the conv output, then dOutput, of a few examples on their way through the pool
     private bool _outputInScratch;  // the last forward went through the pool: _output was not written
@@ -108,6 +109,7 @@ public sealed class Conv2D : Layer
         _backwardChunk = BackwardChunk;
         _reduceSlice = ReduceSlice;
         _transformKernelPanel = panel => Winograd.TransformKernel(_kernel!.Value.ReadOnlySpan, _geometry.Channels, Filters, _winogradKernel!.Span, panel, 1);
+        _flipTap = tap => IndirectConv.FlipKernel(_kernel!.Value.ReadOnlySpan, KernelSize.Height, KernelSize.Width, _geometry.Channels, Filters, _flippedKernel!.Span, tap, 1);
         _transformFlippedPanel = panel => Winograd.TransformKernel(_flippedKernel!.ReadOnlySpan, Filters, _geometry.Channels, _winogradFlipped!.Span, panel, 1);
         _forwardPooledChunk = ForwardPooledChunk;
         _backwardPooledChunk = BackwardPooledChunk;
@@ -448,14 +450,14 @@ public sealed class Conv2D : Layer
     {
         if (_indirectInputGradient)
         {
-            IndirectConv.FlipKernel(_kernel!.Value.ReadOnlySpan, KernelSize.Height, KernelSize.Width, _geometry.Channels, Filters, _flippedKernel!.Span);
+            _workers!.For(KernelSize.Height * KernelSize.Width, _flipTap);
             if (_winogradFlipped is not null)
             {
                 _workers!.For(_geometry.Channels / Winograd.PanelWidth, _transformFlippedPanel);
             }
             else if (_flippedPanels is not null)
             {
-                IndirectConv.PackPanels(_flippedKernel.ReadOnlySpan, _gradientGeometry.PatchLength, _geometry.Channels, _flippedPanels.Span);
+                IndirectConv.PackPanels(_flippedKernel!.ReadOnlySpan, _gradientGeometry.PatchLength, _geometry.Channels, _flippedPanels.Span);
             }
         }
         else if (ComputeInputGradient)
