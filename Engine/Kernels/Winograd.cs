@@ -348,7 +348,7 @@ public static unsafe class Winograd
         nint pooledLength = (nint)pool.OutputPixels * filters;
         fixed (float* inputPointer = input, kernelPointer = transformedKernel, biasPointer = bias)
         {
-            var walk = new TileWalk(geometry, Tile, inputPointer, outputPointer, filters, zeros, discard);
+            var walk = new TileWalk(geometry, inputPointer, outputPointer, filters, zeros, discard);
             int tiles = examples * TilesPerExample(geometry);
             float* v = scratch, m = scratch + transformedLength, columns = m + productLength;
             float* b = bias.IsEmpty ? null : biasPointer;
@@ -725,7 +725,7 @@ public static unsafe class Winograd
         new Span<float>(zeros, Math.Max(channels, filters)).Clear();
         fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
         {
-            var walk = new TileWalk(geometry, Tile, inputPointer, dPrePointer, filters, zeros, zeros);
+            var walk = new TileWalk(geometry, inputPointer, dPrePointer, filters, zeros, zeros);
             for (int first = 0; first < tiles; first += GradientBlockTiles)
             {
                 int count = Math.Min(GradientBlockTiles, tiles - first);
@@ -972,7 +972,7 @@ public static unsafe class Winograd
 
     private static void CheckGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples, Span<float> dU)
     {
-        CheckForwardInputs(input, default, default, geometry, filters, examples, checkKernel: false);
+        CheckShapeAndInput(input, geometry, filters, examples);
         if (geometry.Channels < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(geometry), $"Winograd expects C >= 1; received C={geometry.Channels}.");
@@ -1085,23 +1085,22 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// Where tile t reads and writes, for output tiles of <c>size</c> x <c>size</c> pixels: its (size + 2)² input cells (a zero row in the padding, and past the padded
-    /// image for a cut last tile) and its size² output cells (a discard row past the output, or a zero row
-    /// when the "output" is the dPre the kernel gradient reads).
+    /// Where tile t reads and writes: its 36 input cells (a zero row in the padding, and past the padded image for a
+    /// cut last tile) and its 16 output cells (a discard row past the output, or a zero row when the "output" is the
+    /// dPre the kernel gradient reads).
     /// </summary>
     private readonly struct TileWalk
     {
         private readonly float* _input, _output, _zeros, _discard;
-        private readonly int _size, _channels, _filters, _height, _width, _padTop, _padLeft, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
+        private readonly int _channels, _filters, _height, _width, _padTop, _padLeft, _outputHeight, _outputWidth, _tilesWide, _tilesPerExample;
         private readonly nint _inputLength, _outputLength;
 
-        public TileWalk(in ConvGeometry geometry, int size, float* input, float* output, int filters, float* zeros, float* discard)
+        public TileWalk(in ConvGeometry geometry, float* input, float* output, int filters, float* zeros, float* discard)
         {
             _input = input;
             _output = output;
             _zeros = zeros;
             _discard = discard;
-            _size = size;
             _channels = geometry.Channels;
             _filters = filters;
             _height = geometry.InputHeight;
@@ -1110,15 +1109,15 @@ public static unsafe class Winograd
             _padLeft = geometry.PadLeft;
             _outputHeight = geometry.OutputHeight;
             _outputWidth = geometry.OutputWidth;
-            _tilesWide = (geometry.OutputWidth + size - 1) / size;
-            _tilesPerExample = ((geometry.OutputHeight + size - 1) / size) * _tilesWide;
+            _tilesWide = (geometry.OutputWidth + Tile - 1) / Tile;
+            _tilesPerExample = TilesPerExample(geometry);
             _inputLength = geometry.InputLength;
             _outputLength = (nint)geometry.OutputPixels * filters;
         }
 
         /// <summary>
-        /// Fills <paramref name="cells"/>[(size + 2)²] with tile <paramref name="tile"/>'s input cells, row by row: the
-        /// block whose top-left corner is the tile's, in the input padded by PadTop rows and PadLeft columns (zeros).
+        /// Fills <paramref name="cells"/>[36] with tile <paramref name="tile"/>'s input cells, row by row: the 6x6 block
+        /// whose top-left corner is the tile's, in the input padded by PadTop rows and PadLeft columns (zeros).
         /// </summary>
         public void InputCells(int tile, float** cells)
         {
@@ -1126,29 +1125,28 @@ public static unsafe class Winograd
             float* example = _input + n * _inputLength;
             y -= _padTop;
             x -= _padLeft;
-            int side = _size + 2;
-            for (int r = 0; r < side; r++)
+            for (int r = 0; r < Side; r++)
             {
                 bool rowInside = (uint)(y + r) < (uint)_height;
-                for (int c = 0; c < side; c++)
+                for (int c = 0; c < Side; c++)
                 {
                     bool inside = rowInside && (uint)(x + c) < (uint)_width;
-                    cells[r * side + c] = inside ? example + ((nint)(y + r) * _width + x + c) * _channels : _zeros;
+                    cells[r * Side + c] = inside ? example + ((nint)(y + r) * _width + x + c) * _channels : _zeros;
                 }
             }
         }
 
-        /// <summary>Fills <paramref name="cells"/>[size²] with tile <paramref name="tile"/>'s output cells, row by row.</summary>
+        /// <summary>Fills <paramref name="cells"/>[16] with tile <paramref name="tile"/>'s output cells, row by row.</summary>
         public void OutputCells(int tile, float** cells)
         {
             var (n, y, x) = Locate(tile);
             float* example = _output + n * _outputLength;
-            for (int r = 0; r < _size; r++)
+            for (int r = 0; r < Tile; r++)
             {
-                for (int c = 0; c < _size; c++)
+                for (int c = 0; c < Tile; c++)
                 {
                     bool inside = y + r < _outputHeight && x + c < _outputWidth;
-                    cells[r * _size + c] = inside ? example + ((nint)(y + r) * _outputWidth + x + c) * _filters : _discard;
+                    cells[r * Tile + c] = inside ? example + ((nint)(y + r) * _outputWidth + x + c) * _filters : _discard;
                 }
             }
         }
@@ -1158,7 +1156,7 @@ public static unsafe class Winograd
         {
             int n = tile / _tilesPerExample, index = tile - n * _tilesPerExample;
             int row = index / _tilesWide;
-            return (n, _size * row, _size * (index - row * _tilesWide));
+            return (n, Tile * row, Tile * (index - row * _tilesWide));
         }
     }
 
@@ -1185,7 +1183,18 @@ public static unsafe class Winograd
     }
 
     private static void CheckForwardInputs(ReadOnlySpan<float> input, ReadOnlySpan<float> transformedKernel, ReadOnlySpan<float> bias,
-        in ConvGeometry geometry, int filters, int examples, bool checkKernel = true)
+        in ConvGeometry geometry, int filters, int examples)
+    {
+        CheckShapeAndInput(input, geometry, filters, examples);
+        Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "36·C·F");
+        if (!bias.IsEmpty)
+        {
+            Check(bias.Length, filters, nameof(bias), "F");
+        }
+    }
+
+    /// <summary>What the forward and the kernel gradient both check: a 3x3 stride-1 geometry, N and F, and the input's length.</summary>
+    private static void CheckShapeAndInput(ReadOnlySpan<float> input, in ConvGeometry geometry, int filters, int examples)
     {
         if (geometry.KernelHeight != 3 || geometry.KernelWidth != 3 || geometry.StrideHeight != 1 || geometry.StrideWidth != 1)
         {
@@ -1200,14 +1209,6 @@ public static unsafe class Winograd
             throw new ArgumentOutOfRangeException(nameof(filters), $"Winograd expects F a positive multiple of {Panel}; received F={filters}.");
         }
         Check(input.Length, (long)examples * geometry.InputLength, nameof(input), "N·H·W·C");
-        if (checkKernel)
-        {
-            Check(transformedKernel.Length, (long)Points * geometry.Channels * filters, nameof(transformedKernel), "36·C·F");
-        }
-        if (!bias.IsEmpty)
-        {
-            Check(bias.Length, filters, nameof(bias), "F");
-        }
     }
 
     private static void Check(long actual, long expected, string name, string shape)
