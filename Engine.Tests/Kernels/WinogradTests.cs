@@ -232,6 +232,60 @@ public class WinogradTests
         }
     }
 
+    [TestCase(7, 7, 64, 128)]   // the model's conv3, whose kernel gradient the model sums row by row over the batch
+    [TestCase(28, 28, 8, 16)]   // past one kernel-gradient block
+    [TestCase(5, 9, 3, 16)]     // C=3: the scalar twin's rows
+    public void WeightGradientRowByRowGivesTheWholeCallsBitsAndLeavesTheOtherRows(int height, int width, int channels, int filters)
+    {
+        // The model's conv3 sums each row of 6 points of dU over every chunk of the batch on its own (in parallel): row
+        // by row, and chunk after chunk, the values must be the same bits as one whole call over the same examples.
+        var geometry = Geometry(height, width, channels, Padding.Same);
+        var random = new RandomSource(13);
+        const int count = 3;
+        float[] input = Gaussian(count * geometry.InputLength, random);
+        float[] dPre = Gaussian(count * geometry.OutputPixels * filters, random);
+        int length = Winograd.TransformedLength(channels, filters);
+        float[] whole = new float[length];
+        Winograd.WeightGradient(input, dPre, geometry, filters, count, whole, accumulate: false);
+        float[] rows = Enumerable.Repeat(float.NaN, length).ToArray();
+        int inputLength = geometry.InputLength, outputLength = geometry.OutputPixels * filters;
+        for (int row = Winograd.PointRows - 1; row >= 0; row--)
+        {
+            for (int n = 0; n < count; n++) // example by example, as chunk by chunk
+            {
+                Winograd.WeightGradient(input.AsSpan(n * inputLength, inputLength), dPre.AsSpan(n * outputLength, outputLength), geometry, filters, 1,
+                    rows, accumulate: n > 0, firstRow: row, rows: 1);
+            }
+            for (int c = 0; c < channels; c++)
+            {
+                for (int point = 0; point < Winograd.Points; point++)
+                {
+                    int at = (c * Winograd.Points + point) * filters;
+                    float[] expected = point / 6 >= row ? whole[at..(at + filters)] : Enumerable.Repeat(float.NaN, filters).ToArray();
+                    AssertBitEqual(rows[at..(at + filters)], expected, $"after row {row}: channel {c}, point {point}");
+                }
+            }
+        }
+
+        if (channels % 8 != 0)
+        {
+            return; // Gᵀ·dU·G takes whole vectors of channels
+        }
+        float[] dKernel = new float[9 * channels * filters];
+        Winograd.FinishWeightGradient(whole, channels, filters, dKernel);
+        float[] slices = Enumerable.Repeat(float.NaN, dKernel.Length).ToArray();
+        int half = channels / 2;
+        Winograd.FinishWeightGradient(whole, channels, filters, slices, half, channels - half);
+        for (int tap = 0; tap < 9; tap++)
+        {
+            int at = (tap * channels + half) * filters;
+            Assert.That(slices.AsSpan(tap * channels * filters, half * filters).ToArray(), Is.All.NaN, $"tap {tap}: channels below {half} untouched");
+            AssertBitEqual(slices[at..(at + (channels - half) * filters)], dKernel[at..(at + (channels - half) * filters)], $"tap {tap}, channels from {half}");
+        }
+        Winograd.FinishWeightGradient(whole, channels, filters, slices, 0, half);
+        AssertBitEqual(slices, dKernel, "Gᵀ·dU·G in two channel ranges");
+    }
+
     [Test]
     public void WeightGradientOfNoExamplesIsZeroUnlessItAccumulates()
     {
@@ -298,6 +352,14 @@ public class WinogradTests
 
         var badPanels = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.TransformKernel(new float[9 * 8 * 32], 8, 32, new float[36 * 8 * 32], 1, 2));
         Assert.That(badPanels!.Message, Does.Contain("[0, 2)").And.Contain("received 2 from 1"));
+
+        float[] dU = new float[Winograd.TransformedLength(8, 16)];
+        var badRows = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Winograd.WeightGradient(new float[geometry.InputLength], new float[4 * 4 * 16], geometry, 16, 1, dU, false, firstRow: 4, rows: 3));
+        Assert.That(badRows!.Message, Does.Contain("[0, 6)").And.Contain("[4, 7)"));
+
+        var badChannelRange = Assert.Throws<ArgumentOutOfRangeException>(() => Winograd.FinishWeightGradient(dU, 8, 16, new float[9 * 8 * 16], 6, 4));
+        Assert.That(badChannelRange!.Message, Does.Contain("[0, 8)").And.Contain("[6, 10)"));
 
         var shortOutput = Assert.Throws<ArgumentException>(() =>
             Winograd.Forward(new float[geometry.InputLength], transformed, default, geometry, 16, 1, false, new float[5]));

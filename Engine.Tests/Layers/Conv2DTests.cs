@@ -187,6 +187,7 @@ public class Conv2DGradientTests
     // Winograd F(4x4, 3x3) on AVX2 machines (the input gradient too when C is a multiple of 32); with C
     // of 8 or 16 the input gradient goes through im2col while the kernel gradient is read in place.
     [TestCase(7, 7, 32, 64, Padding.Same, true)]
+    [TestCase(7, 7, 64, 128, Padding.Same, true)] // the model's conv3: its Winograd dU (1.13 MiB) is summed over the whole batch, row of points by row
     [TestCase(14, 14, 32, 64, Padding.Same, false)]
     [TestCase(6, 6, 16, 64, Padding.Same, false)]
     [TestCase(5, 7, 8, 32, Padding.Same, true)]
@@ -204,6 +205,7 @@ public class Conv2DGradientTests
         var layer = LayerHarness.Built(new Conv2D(filters, new Size2(3, 3), new Size2(1, 1), padding,
             relu ? Activation.Relu : Activation.None, biasInitializer: new Engine.Initializers.RandomNormal(0, 0.1)), input.Shape);
         Assert.That(layer.UsesWinograd, Is.EqualTo(Engine.Kernels.IndirectConv.ReadsPanels && Engine.Kernels.Winograd.IsSupported(layer.Geometry, filters)));
+        Assert.That(Conv2D.BatchKernelGradient(channels, filters), Is.EqualTo(channels * filters > 4096), "dU summed over the batch when larger than 512 KiB");
         var g = layer.Geometry;
         ReadOnlySpan<float> kernel = layer.Parameters[0].Value.ReadOnlySpan, bias = layer.Parameters[1].Value.ReadOnlySpan;
         Tensor output = layer.Forward(input, training: true).Clone();

@@ -36,6 +36,9 @@ public static unsafe class Winograd
     /// <summary>The side of an input block.</summary>
     private const int Side = Tile + 2;
 
+    /// <summary>The rows of the 6x6 points: the kernel gradient can sum each row's 6 points on its own.</summary>
+    public const int PointRows = Side;
+
     /// <summary>Filters per packed panel of a transformed kernel: the AVX2 product tile's two vectors.</summary>
     public const int PanelWidth = 16;
 
@@ -693,19 +696,36 @@ public static unsafe class Winograd
     /// gradient; dU of several calls adds up first (each value one fused multiply-add chain, tile after tile).
     /// </summary>
     public static void WeightGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
-        Span<float> dU, bool accumulate)
+        Span<float> dU, bool accumulate) =>
+        WeightGradient(input, dPre, geometry, filters, examples, dU, accumulate, firstRow: 0, rows: Side);
+
+    /// <summary>
+    /// <see cref="WeightGradient(ReadOnlySpan{float}, ReadOnlySpan{float}, in ConvGeometry, int, int, Span{float}, bool)"/> for
+    /// the points of rows [<paramref name="firstRow"/>, + <paramref name="rows"/>) of the 6x6 only (points 6·row to
+    /// 6·row + 5), the same bits as the whole call gives them; the other points of dU are not touched. The rows depend on
+    /// no other row, so that they can be summed in parallel, each over every tile of the batch.
+    /// </summary>
+    public static void WeightGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+        Span<float> dU, bool accumulate, int firstRow, int rows)
     {
         CheckGradient(input, dPre, geometry, filters, examples, dU);
-        if (!IsSupported(geometry, filters))
+        if (firstRow < 0 || rows < 1 || firstRow + rows > Side)
         {
-            WeightGradientReference(input, dPre, geometry, filters, examples, dU, accumulate);
-            return;
+            throw new ArgumentOutOfRangeException(nameof(rows), $"Expected rows of points within [0, {Side}); received rows [{firstRow}, {firstRow + rows}).");
         }
         int channels = geometry.Channels;
+        if (!IsSupported(geometry, filters))
+        {
+            WeightGradientReference(input, dPre, geometry, filters, examples, dU, accumulate, firstRow, rows);
+            return;
+        }
         int tiles = examples * TilesPerExample(geometry);
         if (!accumulate && tiles == 0)
         {
-            dU.Slice(0, Points * channels * filters).Clear(); // no block to start the chains
+            for (int c = 0; c < channels; c++)
+            {
+                dU.Slice((c * Points + Side * firstRow) * filters, Side * rows * filters).Clear(); // no block to start the chains
+            }
         }
         // A pass transforms and multiplies one row of 6 points of a block, so that what the products read stays in L2.
         int transformedLength = Side * GradientBlockTiles * channels, gradientLength = Side * GradientBlockTiles * filters;
@@ -736,7 +756,7 @@ public static unsafe class Winograd
                     walk.InputCells(first + t, inputCells + (nint)t * Points);
                     walk.OutputCells(first + t, outputCells + (nint)t * Tile * Tile);
                 }
-                for (int row = 0; row < Side; row++)
+                for (int row = firstRow; row < firstRow + rows; row++)
                 {
                     for (int t = 0; t < count; t++)
                     {
@@ -818,19 +838,30 @@ public static unsafe class Winograd
     }
 
     /// <summary>dKernel[3, 3, C, F] = Gᵀ·dU·G: the gradient of the kernel from the gradient of U = G·g·Gᵀ.</summary>
-    public static void FinishWeightGradient(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
+    public static void FinishWeightGradient(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel) =>
+        FinishWeightGradient(dU, channels, filters, dKernel, firstChannel: 0, channelCount: channels);
+
+    /// <summary>
+    /// <see cref="FinishWeightGradient(ReadOnlySpan{float}, int, int, Span{float})"/> for the channels [<paramref name="firstChannel"/>,
+    /// + <paramref name="channelCount"/>) only (their taps of dKernel; the rest is not touched), so that channel ranges can run in parallel.
+    /// </summary>
+    public static void FinishWeightGradient(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel, int firstChannel, int channelCount)
     {
         CheckFinish(dU, channels, filters, dKernel);
+        if (firstChannel < 0 || channelCount < 0 || firstChannel + channelCount > channels)
+        {
+            throw new ArgumentOutOfRangeException(nameof(channelCount), $"Expected channels within [0, {channels}); received [{firstChannel}, {firstChannel + channelCount}).");
+        }
         if (!Vector256.IsHardwareAccelerated)
         {
-            FinishWeightGradientReference(dU, channels, filters, dKernel);
+            FinishWeightGradientReference(dU, channels, filters, dKernel, firstChannel, channelCount);
             return;
         }
         float* h = stackalloc float[3 * Side * Vector256<float>.Count]; // Gᵀ·dU: 3 rows x 6 columns of vectors
         fixed (float* u = dU, k = dKernel)
         {
             nint point = filters, tap = (nint)channels * filters; // dU[C][36][F], dKernel[3, 3][C][F]
-            for (int c = 0; c < channels; c++)
+            for (int c = firstChannel; c < firstChannel + channelCount; c++)
             {
                 for (int f = 0; f < filters; f += Vector256<float>.Count)
                 {
@@ -864,11 +895,16 @@ public static unsafe class Winograd
     public static void FinishWeightGradientReference(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel)
     {
         CheckFinish(dU, channels, filters, dKernel);
+        FinishWeightGradientReference(dU, channels, filters, dKernel, firstChannel: 0, channelCount: channels);
+    }
+
+    private static void FinishWeightGradientReference(ReadOnlySpan<float> dU, int channels, int filters, Span<float> dKernel, int firstChannel, int channelCount)
+    {
         int tap = channels * filters;
         Span<float> u = stackalloc float[Points];
         Span<float> h = stackalloc float[3 * Side];
         Span<float> g = stackalloc float[3];
-        for (int at = 0; at < tap; at++)
+        for (int at = firstChannel * filters; at < (firstChannel + channelCount) * filters; at++)
         {
             int c = at / filters, f = at - c * filters;
             for (int i = 0; i < Points; i++)
@@ -890,15 +926,26 @@ public static unsafe class Winograd
         }
     }
 
-    /// <summary>The scalar twin of <see cref="WeightGradient"/>: the same transforms and chains, value by value.</summary>
+    /// <summary>The scalar twin of <see cref="WeightGradient(ReadOnlySpan{float}, ReadOnlySpan{float}, in ConvGeometry, int, int, Span{float}, bool)"/>: the same transforms and chains, value by value.</summary>
     public static void WeightGradientReference(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
         Span<float> dU, bool accumulate)
     {
         CheckGradient(input, dPre, geometry, filters, examples, dU);
+        WeightGradientReference(input, dPre, geometry, filters, examples, dU, accumulate, firstRow: 0, rows: Side);
+    }
+
+    /// <summary>The scalar twin for the points of rows [<paramref name="firstRow"/>, + <paramref name="rows"/>) only.</summary>
+    private static void WeightGradientReference(ReadOnlySpan<float> input, ReadOnlySpan<float> dPre, in ConvGeometry geometry, int filters, int examples,
+        Span<float> dU, bool accumulate, int firstRow, int rows)
+    {
         int channels = geometry.Channels;
+        int firstPoint = Side * firstRow, endPoint = Side * (firstRow + rows);
         if (!accumulate)
         {
-            dU.Slice(0, Points * channels * filters).Clear();
+            for (int c = 0; c < channels; c++)
+            {
+                dU.Slice((c * Points + firstPoint) * filters, (endPoint - firstPoint) * filters).Clear();
+            }
         }
         int outputLength = geometry.OutputPixels * filters;
         int outputHeight = geometry.OutputHeight, outputWidth = geometry.OutputWidth;
@@ -907,7 +954,7 @@ public static unsafe class Winograd
         var d = new float[Points];
         var columns = new float[Points];
         var dy = new float[Tile * Tile];
-        var rows = new float[Side * Tile];
+        var gradientRows = new float[Side * Tile];
         var points = new float[Points];
         for (int n = 0; n < examples; n++)
         {
@@ -943,18 +990,18 @@ public static unsafe class Winograd
                         }
                         for (int j = 0; j < Tile; j++)
                         {
-                            GradientPoints(dy.AsSpan(j), Tile, rows.AsSpan(j), Tile); // A·dY, column by column: rows[6][4]
+                            GradientPoints(dy.AsSpan(j), Tile, gradientRows.AsSpan(j), Tile); // A·dY, column by column: rows[6][4]
                         }
                         for (int k = 0; k < Side; k++)
                         {
-                            GradientPoints(rows.AsSpan(k * Tile), 1, points.AsSpan(k * Side), 1); // then each row times Aᵀ
+                            GradientPoints(gradientRows.AsSpan(k * Tile), 1, points.AsSpan(k * Side), 1); // then each row times Aᵀ
                         }
                         for (int i = 0; i < Points; i++)
                         {
                             dm[i * filters + f] = points[i];
                         }
                     }
-                    for (int point = 0; point < Points; point++)
+                    for (int point = firstPoint; point < endPoint; point++)
                     {
                         for (int c = 0; c < channels; c++)
                         {

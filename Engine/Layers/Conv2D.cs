@@ -32,7 +32,9 @@ public sealed class Conv2D : Layer
     private bool _direct;            // DirectConv instead of im2col + GEMM
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
-    private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd
+    private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([1, 36·C·F] when _batchKernelGradient)
+    private bool _batchKernelGradient; // the Winograd kernel gradient sums its dU over the whole batch, row of points by row (see BatchKernelGradient)
+    private bool _callDPreInScratch;   // the running backward's dPre is in the chunks' scratch (BackwardThroughPool)
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
     private Tensor? _padded;         // [N, PH, PW]: zero-padded images, direct only
@@ -56,6 +58,8 @@ public sealed class Conv2D : Layer
     private readonly Action<int> _forwardChunk;
     private readonly Action<int> _backwardChunk;
     private readonly Action<int> _reduceSlice;
+    private readonly Action<int> _kernelGradientRow;
+    private readonly Action<int> _finishKernelGradientSlice;
     private readonly Action<int> _forwardPooledChunk;
     private readonly Action<int> _backwardPooledChunk;
     private readonly Action<int> _transformKernelPanel;
@@ -108,6 +112,8 @@ public sealed class Conv2D : Layer
         _forwardChunk = ForwardChunk;
         _backwardChunk = BackwardChunk;
         _reduceSlice = ReduceSlice;
+        _kernelGradientRow = KernelGradientRow;
+        _finishKernelGradientSlice = FinishKernelGradientSlice;
         _transformKernelPanel = panel => Winograd.TransformKernel(_kernel!.Value.ReadOnlySpan, _geometry.Channels, Filters, _winogradKernel!.Span, panel, 1);
         _flipTap = tap => IndirectConv.FlipKernel(_kernel!.Value.ReadOnlySpan, KernelSize.Height, KernelSize.Width, _geometry.Channels, Filters, _flippedKernel!.Span, tap, 1);
         _transformFlippedPanel = panel => Winograd.TransformKernel(_flippedKernel!.ReadOnlySpan, Filters, _geometry.Channels, _winogradFlipped!.Span, panel, 1);
@@ -195,7 +201,8 @@ public sealed class Conv2D : Layer
         _kernelPanels = _indirect && IndirectConv.ReadsPanels && !winograd ? new Tensor(patch * Filters) : null;
         _paddedInput = _indirect && !winograd ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
         // With the Winograd forward the kernel gradient runs Winograd too, reading the same input in place.
-        _winogradDU = winograd ? new Tensor(MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
+        _batchKernelGradient = winograd && BatchKernelGradient(channels, Filters);
+        _winogradDU = winograd ? new Tensor(_batchKernelGradient ? 1 : MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
         _columns = _direct || _indirectWeightGradient || winograd ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
@@ -298,16 +305,22 @@ public sealed class Conv2D : Layer
     internal static int PooledExamples(int outputLength) => Math.Max(1, (128 << 10) / (outputLength * sizeof(float)));
 
     /// <summary>
-    /// Whether <see cref="BackwardPooledChunk"/> routes a whole chunk's gradient through the pool before its backward,
-    /// instead of <see cref="PooledExamples"/> at a time: when the kernel gradient runs Winograd and its dU (36·C·F
-    /// floats) is larger than 512 KiB (a core's L2 on the machines measured), so that it would live in L3 and be read
-    /// and written there once per step. A chunk of conv3 (7x7x64→128: dU 1.13 MiB) then reads and writes it once
-    /// instead of three times, for 0.3 MiB of gradient held per chunk. Training step, in-process A/B: 0.94-0.98 of the
-    /// time on 2 threads (four runs of 21-31 pairs), 0.99-1.00 on 1; the same bits, as dU's chains run tile after tile
-    /// either way. conv2's dU (288 KiB) stays near L2 with its 2-example steps; whole chunks there measured the same.
+    /// Whether the Winograd kernel gradient of C channels and F filters sums one dU over the whole batch instead of one
+    /// per chunk: when dU (36·C·F floats) is larger than 512 KiB (a core's L2 on the machines measured), as conv3's
+    /// (7x7x64→128: 1.13 MiB). Eight chunks' dU would then be written to L3 and read back, each turned into the taps and
+    /// the eight partial kernel gradients added up; instead <see cref="KernelGradientRow"/> sums each row of 6 points over
+    /// every chunk's tiles in turn (the rows in parallel: each row's dU stays in L2), and the one dU is turned into the
+    /// taps channel range by channel range. The chunks' gradients wait in the scratch: BackwardThroughPool routes a whole
+    /// chunk through the pool at a time. Training step, in-process A/B against per-chunk dU (whole chunks routed in both):
+    /// 0.96-0.99 of the time on 2 threads (four runs of 25-31 pairs), 0.99 on 1; routing whole chunks instead of
+    /// 5-example steps had given 0.94-0.98 before. conv2's dU (288 KiB) stays with the chunks, whose 2-example steps keep
+    /// their gradient in L2 (routing its whole chunks measured the same).
     /// </summary>
-    private bool BackwardStepsWholeChunks =>
-        _winogradDU is not null && (long)Winograd.TransformedLength(_geometry.Channels, Filters) * sizeof(float) > (512 << 10);
+    internal static bool BatchKernelGradient(int channels, int filters) =>
+        (long)Winograd.TransformedLength(channels, filters) * sizeof(float) > (512 << 10);
+
+    /// <summary>Whether <see cref="BackwardPooledChunk"/> routes a whole chunk's gradient through the pool at once (kept in the scratch for <see cref="KernelGradientRow"/>) instead of <see cref="PooledExamples"/> at a time.</summary>
+    private bool BackwardStepsWholeChunks => _batchKernelGradient;
 
     /// <summary>Examples each chunk's part of <see cref="_pooledScratch"/> holds: a forward step, or a whole chunk when the backward takes one.</summary>
     private int ScratchExamples =>
@@ -489,6 +502,7 @@ public sealed class Conv2D : Layer
             Transpose.Matrix(_kernel!.Value.ReadOnlySpan, _geometry.PatchLength, Filters, _kernelTransposed!.Span);
         }
         _callDOutput = dOutput;
+        _callDPreInScratch = dOutput is null;
         _callCount = count;
         _callChunks = ChunkCount(count);
     }
@@ -496,6 +510,11 @@ public sealed class Conv2D : Layer
     /// <summary>Sums the chunks' partial gradients into the parameters; returns the input gradient.</summary>
     private Tensor FinishBackward()
     {
+        if (_batchKernelGradient)
+        {
+            _workers!.For(Winograd.PointRows, _kernelGradientRow);
+            _workers!.For(ReduceSlices, _finishKernelGradientSlice);
+        }
         _callDOutput = null;
         int count = _callCount;
         // The chunks' partial gradients are summed in chunk order, element by element: the same
@@ -517,10 +536,40 @@ public sealed class Conv2D : Layer
         int length = _geometry.PatchLength * Filters;
         var (first, size) = ChunkRange(length, ReduceSlices, slice);
         Span<float> dKernel = _kernel!.Gradient.Span.Slice(first, size);
-        for (int chunk = 0; chunk < _callChunks; chunk++)
+        int partials = _batchKernelGradient ? 1 : _callChunks;
+        for (int chunk = 0; chunk < partials; chunk++)
         {
             TensorPrimitives.Add(dKernel, _dKernelPartials!.ReadOnlySpan.Slice(chunk * length + first, size), dKernel);
         }
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/> of the 6x6 points of dU summed over the batch's tiles, chunk after chunk (each value one
+    /// chain in tile order, so the same bits for any thread count), from the chunks' dPre.
+    /// </summary>
+    private void KernelGradientRow(int row)
+    {
+        Span<float> dU = _winogradDU!.Span; // [1, 36·C·F]
+        int inputLength = _geometry.InputLength, outputLength = _geometry.OutputPixels * Filters;
+        for (int chunk = 0; chunk < _callChunks; chunk++)
+        {
+            var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
+            ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * inputLength, examples * inputLength);
+            ReadOnlySpan<float> dPre = _callDPreInScratch
+                ? ChunkScratch(chunk, examples)
+                : Activation == Activation.Relu
+                    ? _dPreActivation!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength) // masked by BackwardExamples
+                    : _callDOutput!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength);
+            Winograd.WeightGradient(input, dPre, _geometry, Filters, examples, dU, accumulate: chunk > 0, firstRow: row, rows: 1);
+        }
+    }
+
+    /// <summary>The taps of channel slice <paramref name="slice"/> of the kernel gradient from the batch's dU, into the first partial.</summary>
+    private void FinishKernelGradientSlice(int slice)
+    {
+        var (first, count) = ChunkRange(_geometry.Channels, ReduceSlices, slice);
+        Winograd.FinishWeightGradient(_winogradDU!.ReadOnlySpan, _geometry.Channels, Filters,
+            _dKernelPartials!.Span.Slice(0, _geometry.PatchLength * Filters), first, count);
     }
 
     private void BackwardChunk(int chunk)
@@ -534,7 +583,7 @@ public sealed class Conv2D : Layer
     /// <summary>After a chunk's last examples: its kernel gradient from the Winograd points it summed (when it did).</summary>
     private void FinishChunk(int chunk)
     {
-        if (_winogradDU is not null)
+        if (_winogradDU is not null && !_batchKernelGradient)
         {
             int patch = _geometry.PatchLength, length = Winograd.TransformedLength(_geometry.Channels, Filters);
             Winograd.FinishWeightGradient(_winogradDU.ReadOnlySpan.Slice(chunk * length, length), _geometry.Channels, Filters,
@@ -635,7 +684,11 @@ public sealed class Conv2D : Layer
         ReadOnlySpan<float> chunkDPre = mask
             ? _dPreActivation!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters)
             : dOutput;                                                                                          // [examples, OH, OW, F]
-        if (_winogradDU is not null)
+        if (_batchKernelGradient)
+        {
+            // FinishBackward sums dU over the whole batch from the chunks' dPre (KernelGradientRow).
+        }
+        else if (_winogradDU is not null)
         {
             // dU = Σ over the chunk's tiles of V ⊗ dM in the 36 Winograd points (V from the forward's input,
             // its padding read in place); FinishChunk turns it into the kernel gradient once the chunk is done.
