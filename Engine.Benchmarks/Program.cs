@@ -8,7 +8,8 @@ namespace Engine.Benchmarks;
 /// <c>dotnet run -c Release --project Engine.Benchmarks -- --filter '*Gemm*' --job short</c>,
 /// <c>-- gemm-cputime [runs]</c> for the GEMM shapes timed by thread CPU time, or
 /// <c>-- step-profile [steps] [threads]</c> for the training step timed per operation, or
-/// <c>-- fma-peak [threads]</c> for the machine's FP32 FMA peak.
+/// <c>-- fma-peak [threads]</c> for the machine's FP32 FMA peak, or
+/// <c>-- memory-scaling [rounds]</c> for how its caches and memory scale from 1 thread to 2.
 /// </summary>
 public static class Program
 {
@@ -23,6 +24,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "fma-peak")
         {
             FmaPeak.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "memory-scaling")
+        {
+            MemoryScaling.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
             return;
         }
         if (args.Length > 0 && args[0] == "step-profile")
