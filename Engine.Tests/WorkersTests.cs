@@ -78,6 +78,40 @@ public class WorkersTests
         Assert.That(loops.Result.hits, Is.EqualTo(loops.Result.expected));
     }
 
+    [TestCase(8, 2, 100)] // the model's batch: chunks of 12 and 13 examples in turn
+    [TestCase(8, 2, 60)]
+    [TestCase(7, 2, 100)]
+    [TestCase(8, 3, 100)]
+    public void OwnChunksGoBackAndForthSoThatAlternatingSizesBalance(int chunks, int workers, int examples)
+    {
+        // Each worker's own chunks, round by round, partition the chunks, and no worker's share exceeds another's by more
+        // than one chunk; with two workers and sizes that alternate (100 examples in 8 chunks: 12, 13, 12, ...) the
+        // shares are equal.
+        int Size(int chunk) => (int)((long)examples * (chunk + 1) / chunks) - (int)((long)examples * chunk / chunks);
+        var owned = new List<int>[workers];
+        for (int worker = 0; worker < workers; worker++)
+        {
+            owned[worker] = [];
+            for (int round = 0; round * workers < chunks; round++)
+            {
+                int chunk = Workers.OwnChunk(worker, workers, round);
+                if (chunk < chunks)
+                {
+                    owned[worker].Add(chunk);
+                }
+            }
+        }
+        Assert.That(owned.SelectMany(c => c).Order(), Is.EqualTo(Enumerable.Range(0, chunks)), "every chunk owned once");
+        int[] shares = owned.Select(c => c.Sum(Size)).ToArray();
+        Assert.That(shares.Max() - shares.Min(), Is.LessThanOrEqualTo(examples / chunks + 1), $"shares {string.Join(", ", shares)}");
+        if (chunks == 8 && workers == 2)
+        {
+            Assert.That(owned[0], Is.EqualTo(new[] { 0, 3, 4, 7 }));
+            Assert.That(owned[1], Is.EqualTo(new[] { 1, 2, 5, 6 }));
+            Assert.That(shares[0], Is.EqualTo(shares[1]), "alternating sizes split evenly");
+        }
+    }
+
     [Test]
     public void RejectsZeroThreads()
     {
