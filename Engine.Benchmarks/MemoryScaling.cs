@@ -54,32 +54,14 @@ public static class MemoryScaling
     }
 
     /// <summary>Seconds for <paramref name="threads"/> threads (started together) to sweep their buffers <paramref name="passes"/> times: the slowest thread's.</summary>
-    private static double Sweep(float[][] buffers, int threads, int passes)
-    {
-        var seconds = new double[threads];
-        var workers = new Thread[threads];
-        using var start = new Barrier(threads);
-        for (int t = 0; t < threads; t++)
+    private static double Sweep(float[][] buffers, int threads, int passes) =>
+        ThreadsTogether.Slowest(threads, index =>
         {
-            int index = t;
-            workers[t] = new Thread(() =>
+            for (int pass = 0; pass < passes; pass++)
             {
-                start.SignalAndWait();
-                long begin = Stopwatch.GetTimestamp();
-                for (int pass = 0; pass < passes; pass++)
-                {
-                    AddOne(buffers[index]);
-                }
-                seconds[index] = Stopwatch.GetElapsedTime(begin).TotalSeconds;
-            });
-            workers[t].Start();
-        }
-        foreach (var worker in workers)
-        {
-            worker.Join();
-        }
-        return seconds.Max();
-    }
+                AddOne(buffers[index]);
+            }
+        });
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void AddOne(float[] buffer)
