@@ -222,16 +222,24 @@ public static unsafe class Winograd
         }
     }
 
+    /// <summary>Six vectors (a row or column of points) to <paramref name="p"/>, <paramref name="p"/> + <paramref name="stride"/>, ..., + 5·<paramref name="stride"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreSix(float* p, nint stride, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
+        Vector256<float> y4, Vector256<float> y5)
+    {
+        y0.Store(p);
+        y1.Store(p + stride);
+        y2.Store(p + 2 * stride);
+        y3.Store(p + 3 * stride);
+        y4.Store(p + 4 * stride);
+        y5.Store(p + 5 * stride);
+    }
+
     /// <summary>One row of G·g times Gᵀ: the row's 6 points, <paramref name="point"/> floats apart.</summary>
     private static void StoreKernelRow(float* p, nint point, Vector256<float> g0, Vector256<float> g1, Vector256<float> g2)
     {
         KernelPoints(g0, g1, g2, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5);
-        u0.Store(p);
-        u1.Store(p + point);
-        u2.Store(p + 2 * point);
-        u3.Store(p + 3 * point);
-        u4.Store(p + 4 * point);
-        u5.Store(p + 5 * point);
+        StoreSix(p, point, u0, u1, u2, u3, u4, u5);
     }
 
     /// <summary>The scalar twin of <see cref="TransformKernel"/>: the same operations, value by value.</summary>
@@ -410,12 +418,7 @@ public static unsafe class Winograd
                     Vector256.Load(cells[3 * Side + j] + c), Vector256.Load(cells[4 * Side + j] + c), Vector256.Load(cells[5 * Side + j] + c),
                     out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
                 float* column = columns + j * Vector256<float>.Count;
-                y0.Store(column);
-                y1.Store(column + Side * 8);
-                y2.Store(column + 2 * Side * 8);
-                y3.Store(column + 3 * Side * 8);
-                y4.Store(column + 4 * Side * 8);
-                y5.Store(column + 5 * Side * 8);
+                StoreSix(column, Side * 8, y0, y1, y2, y3, y4, y5);
             }
             for (int r = 0; r < Side; r++)
             {
@@ -423,12 +426,7 @@ public static unsafe class Winograd
                 InputPoints(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24), Vector256.Load(row + 32), Vector256.Load(row + 40),
                     out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
                 float* p = v + c + r * Side * pointStride;
-                y0.Store(p);
-                y1.Store(p + pointStride);
-                y2.Store(p + 2 * pointStride);
-                y3.Store(p + 3 * pointStride);
-                y4.Store(p + 4 * pointStride);
-                y5.Store(p + 5 * pointStride);
+                StoreSix(p, pointStride, y0, y1, y2, y3, y4, y5);
             }
         }
     }
@@ -803,12 +801,7 @@ public static unsafe class Winograd
                 Vector256.Load(cells[23] + c), Vector256.Load(cells[29] + c), Vector256.Load(cells[35] + c));
             InputPoints(t0, t1, t2, t3, t4, t5, out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
             float* p = v + c;
-            y0.Store(p);
-            y1.Store(p + pointStride);
-            y2.Store(p + 2 * pointStride);
-            y3.Store(p + 3 * pointStride);
-            y4.Store(p + 4 * pointStride);
-            y5.Store(p + 5 * pointStride);
+            StoreSix(p, pointStride, y0, y1, y2, y3, y4, y5);
         }
     }
 
@@ -828,12 +821,7 @@ public static unsafe class Winograd
             Vector256<float> w3 = GradientPoint(row, Vector256.Load(cells[3] + f), Vector256.Load(cells[7] + f), Vector256.Load(cells[11] + f), Vector256.Load(cells[15] + f));
             GradientPoints(w0, w1, w2, w3, out var z0, out var z1, out var z2, out var z3, out var z4, out var z5);
             float* p = dm + (nint)(f / Panel) * Panel * count + f % Panel;
-            z0.Store(p);
-            z1.Store(p + point);
-            z2.Store(p + 2 * point);
-            z3.Store(p + 3 * point);
-            z4.Store(p + 4 * point);
-            z5.Store(p + 5 * point);
+            StoreSix(p, point, z0, z1, z2, z3, z4, z5);
         }
     }
 

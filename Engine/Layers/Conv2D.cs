@@ -32,7 +32,7 @@ public sealed class Conv2D : Layer
     private bool _direct;            // DirectConv instead of im2col + GEMM
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
-    private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([1, 36·C·F] when _batchKernelGradient)
+    private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([1, 36·C·F]: the batch's, when _batchKernelGradient)
     private bool _batchKernelGradient; // the Winograd kernel gradient sums its dU over the whole batch, row of points by row (see BatchKernelGradient)
     private bool _callDPreInScratch;   // the running backward's dPre is in the chunks' scratch (BackwardThroughPool)
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
@@ -319,12 +319,9 @@ public sealed class Conv2D : Layer
     internal static bool BatchKernelGradient(int channels, int filters) =>
         (long)Winograd.TransformedLength(channels, filters) * sizeof(float) > (512 << 10);
 
-    /// <summary>Whether <see cref="BackwardPooledChunk"/> routes a whole chunk's gradient through the pool at once (kept in the scratch for <see cref="KernelGradientRow"/>) instead of <see cref="PooledExamples"/> at a time.</summary>
-    private bool BackwardStepsWholeChunks => _batchKernelGradient;
-
-    /// <summary>Examples each chunk's part of <see cref="_pooledScratch"/> holds: a forward step, or a whole chunk when the backward takes one.</summary>
+    /// <summary>Examples each chunk's part of <see cref="_pooledScratch"/> holds: a forward step, or a whole chunk when the backward takes one (with <see cref="_batchKernelGradient"/>).</summary>
     private int ScratchExamples =>
-        Math.Max(PooledExamples(_geometry.OutputPixels * Filters), BackwardStepsWholeChunks ? (MaxBatch + MaxChunks - 1) / MaxChunks : 0);
+        Math.Max(PooledExamples(_geometry.OutputPixels * Filters), _batchKernelGradient ? (MaxBatch + MaxChunks - 1) / MaxChunks : 0);
 
     /// <summary>The first <paramref name="examples"/> outputs of chunk <paramref name="chunk"/>'s part of <see cref="_pooledScratch"/>.</summary>
     private Span<float> ChunkScratch(int chunk, int examples)
@@ -599,7 +596,8 @@ public sealed class Conv2D : Layer
     private void BackwardPooledChunk(int chunk)
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
-        int step = BackwardStepsWholeChunks ? examples : PooledExamples(_geometry.OutputPixels * Filters);
+        // A whole chunk at once when the kernel gradient is summed over the batch: the chunk's dPre waits in the scratch for KernelGradientRow.
+        int step = _batchKernelGradient ? examples : PooledExamples(_geometry.OutputPixels * Filters);
         int length = _geometry.OutputPixels * Filters;
         Span<float> scratch = ChunkScratch(chunk, step); // [step, OH, OW, F]
         bool relu = Activation == Activation.Relu;
@@ -684,16 +682,16 @@ public sealed class Conv2D : Layer
         ReadOnlySpan<float> chunkDPre = mask
             ? _dPreActivation!.ReadOnlySpan.Slice(rowStart * Filters, rows * Filters)
             : dOutput;                                                                                          // [examples, OH, OW, F]
-        if (_batchKernelGradient)
-        {
-            // FinishBackward sums dU over the whole batch from the chunks' dPre (KernelGradientRow).
-        }
-        else if (_winogradDU is not null)
+        if (_winogradDU is not null)
         {
             // dU = Σ over the chunk's tiles of V ⊗ dM in the 36 Winograd points (V from the forward's input,
             // its padding read in place); FinishChunk turns it into the kernel gradient once the chunk is done.
-            int length = Winograd.TransformedLength(_geometry.Channels, Filters);
-            Winograd.WeightGradient(input, chunkDPre, _geometry, Filters, examples, _winogradDU.Span.Slice(chunk * length, length), accumulate: !startsChunk);
+            // With _batchKernelGradient, FinishBackward sums it over the whole batch instead (KernelGradientRow).
+            if (!_batchKernelGradient)
+            {
+                int length = Winograd.TransformedLength(_geometry.Channels, Filters);
+                Winograd.WeightGradient(input, chunkDPre, _geometry, Filters, examples, _winogradDU.Span.Slice(chunk * length, length), accumulate: !startsChunk);
+            }
         }
         else if (_indirectWeightGradient)
         {
