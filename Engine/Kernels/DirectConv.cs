@@ -666,6 +666,18 @@ public static class DirectConv
     private static unsafe void WeightGradient256(float* padded, float* output, float* dOutput, in ConvGeometry geometry,
         int filters, int count, float* dKernel, float* dBias)
     {
+        if (geometry.KernelWidth == 3 && geometry.StrideWidth == 1)
+        {
+            if (output is null)
+            {
+                WeightGradientRows256<PlainGradient>(padded, null, dOutput, geometry, filters, count, dKernel, dBias);
+            }
+            else
+            {
+                WeightGradientRows256<ReluGradient>(padded, output, dOutput, geometry, filters, count, dKernel, dBias);
+            }
+            return;
+        }
         int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
         int outputWidth = geometry.OutputWidth, pixels = geometry.OutputPixels;
         int kernelWidth = geometry.KernelWidth, taps = geometry.KernelHeight * kernelWidth;
@@ -757,6 +769,100 @@ public static class DirectConv
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="WeightGradient256(float*, float*, float*, in ConvGeometry, int, int, float*, float*)"/> for a kernel 3 taps
+    /// wide at column stride 1 (the model's first layer), output row by output row: a row of kernel taps x 32 filters (12 ymm
+    /// accumulators) sweeps the row's pixels, broadcasting the three taps straight from the padded image (consecutive floats)
+    /// and reading the row's dOutput, which stays in L1 for the kernel's other rows and the bias. Each value is the same chain
+    /// as in the reference (over the pixels in row-major order), so the result is the same bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void WeightGradientRows256<TGradient>(float* padded, float* output, float* dOutput, in ConvGeometry geometry,
+        int filters, int count, float* dKernel, float* dBias)
+        where TGradient : struct, IGradientLoad
+    {
+        Debug.Assert(geometry.KernelWidth == 3 && geometry.StrideWidth == 1 && filters % FilterBlock == 0);
+        int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
+        int outputWidth = geometry.OutputWidth, outputHeight = geometry.OutputHeight, pixels = geometry.OutputPixels;
+        int kernelHeight = geometry.KernelHeight, rowStep = geometry.StrideHeight * paddedWidth;
+        for (int n = 0; n < count; n++)
+        {
+            float* image = padded + (nint)n * paddedLength; // [PH, PW]
+            for (int oh = 0; oh < outputHeight; oh++)
+            {
+                nint rowStart = ((nint)n * pixels + (nint)oh * outputWidth) * filters;
+                for (int block = 0; block < filters; block += FilterBlock)
+                {
+                    float* dRow = dOutput + rowStart + block, yRow = output is null ? null : output + rowStart + block;
+                    if (dBias is not null)
+                    {
+                        float* b = dBias + block;
+                        Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), b2 = Vector256.Load(b + 16), b3 = Vector256.Load(b + 24);
+                        float* d = dRow, y = yRow;
+                        for (int ow = 0; ow < outputWidth; ow++, d += filters, y += TGradient.Step(filters))
+                        {
+                            b0 += TGradient.Load(d, y, 0); b1 += TGradient.Load(d, y, 8); b2 += TGradient.Load(d, y, 16); b3 += TGradient.Load(d, y, 24);
+                        }
+                        b0.Store(b); b1.Store(b + 8); b2.Store(b + 16); b3.Store(b + 24);
+                    }
+                    for (int i = 0; i < kernelHeight; i++)
+                    {
+                        float* g0 = dKernel + (nint)(3 * i) * filters + block, g1 = g0 + filters, g2 = g1 + filters; // taps (i, 0..2)
+                        Vector256<float> a00 = Vector256.Load(g0), a01 = Vector256.Load(g0 + 8), a02 = Vector256.Load(g0 + 16), a03 = Vector256.Load(g0 + 24);
+                        Vector256<float> a10 = Vector256.Load(g1), a11 = Vector256.Load(g1 + 8), a12 = Vector256.Load(g1 + 16), a13 = Vector256.Load(g1 + 24);
+                        Vector256<float> a20 = Vector256.Load(g2), a21 = Vector256.Load(g2 + 8), a22 = Vector256.Load(g2 + 16), a23 = Vector256.Load(g2 + 24);
+                        float* x = image + (nint)oh * rowStep + (nint)i * paddedWidth; // tap (i, 0) of pixel (oh, 0)
+                        float* d = dRow, y = yRow;
+                        for (int ow = 0; ow < outputWidth; ow++, x++, d += filters, y += TGradient.Step(filters))
+                        {
+                            Vector256<float> x0 = Vector256.Create(x[0]), x1 = Vector256.Create(x[1]), x2 = Vector256.Create(x[2]);
+                            Vector256<float> dv = TGradient.Load(d, y, 0);
+                            a00 = Vector256.FusedMultiplyAdd(x0, dv, a00); a10 = Vector256.FusedMultiplyAdd(x1, dv, a10); a20 = Vector256.FusedMultiplyAdd(x2, dv, a20);
+                            dv = TGradient.Load(d, y, 8);
+                            a01 = Vector256.FusedMultiplyAdd(x0, dv, a01); a11 = Vector256.FusedMultiplyAdd(x1, dv, a11); a21 = Vector256.FusedMultiplyAdd(x2, dv, a21);
+                            dv = TGradient.Load(d, y, 16);
+                            a02 = Vector256.FusedMultiplyAdd(x0, dv, a02); a12 = Vector256.FusedMultiplyAdd(x1, dv, a12); a22 = Vector256.FusedMultiplyAdd(x2, dv, a22);
+                            dv = TGradient.Load(d, y, 24);
+                            a03 = Vector256.FusedMultiplyAdd(x0, dv, a03); a13 = Vector256.FusedMultiplyAdd(x1, dv, a13); a23 = Vector256.FusedMultiplyAdd(x2, dv, a23);
+                        }
+                        a00.Store(g0); a01.Store(g0 + 8); a02.Store(g0 + 16); a03.Store(g0 + 24);
+                        a10.Store(g1); a11.Store(g1 + 8); a12.Store(g1 + 16); a13.Store(g1 + 24);
+                        a20.Store(g2); a21.Store(g2 + 8); a22.Store(g2 + 16); a23.Store(g2 + 24);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>How a kernel-gradient kernel reads dPre: dOutput itself, or dOutput where the output is positive (a ReLU's).</summary>
+    private unsafe interface IGradientLoad
+    {
+        /// <summary>dPre's 8 floats at <paramref name="offset"/> of dOutput <paramref name="d"/> and output <paramref name="y"/>.</summary>
+        static abstract Vector256<float> Load(float* d, float* y, int offset);
+
+        /// <summary>How far the output pointer moves per pixel (0 when it is not read).</summary>
+        static abstract nint Step(int filters);
+    }
+
+    /// <summary>dPre = dOutput.</summary>
+    private readonly unsafe struct PlainGradient : IGradientLoad
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load(float* d, float* y, int offset) => Vector256.Load(d + offset);
+
+        public static nint Step(int filters) => 0;
+    }
+
+    /// <summary>dPre = dOutput · (output &gt; 0).</summary>
+    private readonly unsafe struct ReluGradient : IGradientLoad
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Load(float* d, float* y, int offset) =>
+            Vector256.Load(d + offset) & Vector256.GreaterThan(Vector256.Load(y + offset), Vector256<float>.Zero);
+
+        public static nint Step(int filters) => filters;
     }
 
     /// <summary>The window of pixel (oh, ow), then steps to the next pixel in row-major order.</summary>
