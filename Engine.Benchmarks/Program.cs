@@ -8,6 +8,7 @@ namespace Engine.Benchmarks;
 /// <c>dotnet run -c Release --project Engine.Benchmarks -- --filter '*Gemm*' --job short</c>,
 /// <c>-- gemm-cputime [runs]</c> for the GEMM shapes timed by thread CPU time, or
 /// <c>-- step-profile [steps] [threads]</c> for the training step timed per operation, or
+/// <c>-- thread-scaling [steps] [threads] [threads]</c> for each stage's speed-up from one thread count to another, or
 /// <c>-- fma-peak [threads]</c> for the machine's FP32 FMA peak, or
 /// <c>-- memory-scaling [rounds]</c> for how its caches and memory scale from 1 thread to 2.
 /// </summary>
@@ -29,6 +30,14 @@ public static class Program
         if (args.Length > 0 && args[0] == "memory-scaling")
         {
             MemoryScaling.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "thread-scaling")
+        {
+            ThreadScaling.Run(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1,
+                args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 2);
             return;
         }
         if (args.Length > 0 && args[0] == "step-profile")

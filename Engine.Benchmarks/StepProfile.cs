@@ -20,75 +20,12 @@ public static class StepProfile
     /// <summary>Runs <paramref name="steps"/> timed steps after warm-up with <paramref name="threads"/> workers.</summary>
     public static void Run(int steps, int threads)
     {
-        var model = ReferenceModels.MnistCnn();
-        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: Batch, Seed: 1, Threads: threads));
-        model.Compile(new Adam());
-        var random = new RandomSource(7);
-        var images = new Tensor(Batch, 28, 28, 1);
-        for (int i = 0; i < images.Length; i++)
-        {
-            images.Span[i] = random.NextSingle();
-        }
-        var labels = new Tensor(Batch, 10);
-        for (int n = 0; n < Batch; n++)
-        {
-            labels[n, n % 10] = 1f;
-        }
-        var loss = new SoftmaxCrossEntropy(Batch, 10);
-        IReadOnlyList<ILayer> layers = model.Layers;
-        int count = layers.Count;
-        var forward = new double[count, steps];
-        var backward = new double[count, steps];
-        var lossTimes = new double[steps];
-        var optimizerTimes = new double[steps];
-        var stepTimes = new double[steps];
-
+        Sequential model = Model(threads);
+        var (images, labels) = Batch100();
+        var times = new StageTimes(model, steps);
         for (int step = -10; step < steps; step++)
         {
-            long stepStart = Stopwatch.GetTimestamp();
-            model.ZeroGrad();
-            Tensor activation = images;
-            for (int l = 0; l < count; l++)
-            {
-                long t = Stopwatch.GetTimestamp();
-                if (model.RunsWithNext(l))
-                {
-                    // As the model runs them: the conv and its pool in one parallel region.
-                    activation = ((Conv2D)layers[l]).ForwardThroughPool(activation, training: true, (MaxPool2D)layers[l + 1]);
-                    Record(forward, l, step, t);
-                    l++;
-                    continue;
-                }
-                activation = layers[l].Forward(activation, training: true);
-                Record(forward, l, step, t);
-            }
-            long lt = Stopwatch.GetTimestamp();
-            loss.Forward(activation, labels);
-            Tensor gradient = loss.Backward();
-            if (step >= 0)
-            {
-                lossTimes[step] = Elapsed(lt);
-            }
-            for (int l = count - 1; l >= 0; l--)
-            {
-                long t = Stopwatch.GetTimestamp();
-                if (l > 0 && model.RunsWithNext(l - 1))
-                {
-                    gradient = ((Conv2D)layers[l - 1]).BackwardThroughPool((MaxPool2D)layers[l], gradient);
-                    Record(backward, l - 1, step, t);
-                    l--;
-                    continue;
-                }
-                gradient = layers[l].Backward(gradient);
-                Record(backward, l, step, t);
-            }
-            long ot = Stopwatch.GetTimestamp();
-            model.Optimizer.Step(model.Parameters);
-            if (step >= 0)
-            {
-                optimizerTimes[step] = Elapsed(ot);
-                stepTimes[step] = Elapsed(stepStart);
-            }
+            times.TimedStep(images, labels, step);
         }
 
         // The model's own step and inference, untimed inside (the check that the stages above add up).
@@ -113,31 +50,16 @@ public static class StepProfile
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FP32 FMA peak measured now on {threads} thread(s), {FmaPeak.Width}: {s_peak:F1} GFLOP/s"));
         Console.WriteLine($"{"operation",-36} {"ms",8} {"GFLOP/s",8} {"% peak",7} {"min ms",8}");
         double total = 0;
-        for (int l = 0; l < count; l++)
+        foreach (StageTimes.Row row in times.Rows())
         {
-            double flops = ForwardFlops(layers[l]);
-            double f = Median(forward, l);
-            total += f;
-            Print($"{StageName(model, l)} forward", f, flops, Min(forward, l));
-            l += model.RunsWithNext(l) ? 1 : 0;
+            if (row.IsWholeStep)
+            {
+                Print("sum of medians", total, 0);
+            }
+            double median = Median(row.Times);
+            total += median;
+            Print(row.Name, median, row.Flops, row.Times.Min());
         }
-        double ls = Median(lossTimes);
-        total += ls;
-        Print("loss forward+backward", ls, 0);
-        for (int l = count - 1; l >= 0; l--)
-        {
-            l -= l > 0 && model.RunsWithNext(l - 1) ? 1 : 0;
-            double flops = ForwardFlops(layers[l]) * (l == 0 ? 1 : 2);
-            double b = Median(backward, l);
-            total += b;
-            Print($"{StageName(model, l)} backward", b, flops, Min(backward, l));
-        }
-        double opt = Median(optimizerTimes);
-        total += opt;
-        Print("adam", opt, 0);
-        Print("sum of medians", total, 0);
-        double stepMs = Median(stepTimes);
-        Print("timed step", stepMs, 0, stepTimes.Min());
         double modelStep = Median(modelSteps);
         Print("model training step", modelStep, 0, modelSteps.Min());
         Console.WriteLine($"  => {modelStep * 600 / 1000:F2} s per 60,000-image epoch");
@@ -152,19 +74,152 @@ public static class StepProfile
         }
     }
 
+    /// <summary>The reference model built for <paramref name="threads"/> workers, compiled with Adam (seed 1: the same weights for any thread count).</summary>
+    internal static Sequential Model(int threads)
+    {
+        var model = ReferenceModels.MnistCnn();
+        model.Build(ReferenceModels.MnistInput, new ModelOptions(BatchSize: Batch, Seed: 1, Threads: threads));
+        model.Compile(new Adam());
+        return model;
+    }
+
+    /// <summary>A batch of 100 random images and one-hot labels (seed 7).</summary>
+    internal static (Tensor Images, Tensor Labels) Batch100()
+    {
+        var random = new RandomSource(7);
+        var images = new Tensor(Batch, 28, 28, 1);
+        for (int i = 0; i < images.Length; i++)
+        {
+            images.Span[i] = random.NextSingle();
+        }
+        var labels = new Tensor(Batch, 10);
+        for (int n = 0; n < Batch; n++)
+        {
+            labels[n, n % 10] = 1f;
+        }
+        return (images, labels);
+    }
+
+    /// <summary>
+    /// A stopwatch around each stage of one model's training step, step after step: each conv with its pool
+    /// (one parallel region, as the model runs them), the other layers, the loss, the optimizer, the whole step.
+    /// </summary>
+    internal sealed class StageTimes
+    {
+        private readonly Sequential _model;
+        private readonly IReadOnlyList<ILayer> _layers;
+        private readonly SoftmaxCrossEntropy _loss = new(Batch, 10);
+        private readonly double[,] _forward;
+        private readonly double[,] _backward;
+        private readonly double[] _lossTimes;
+        private readonly double[] _optimizerTimes;
+        private readonly double[] _stepTimes;
+
+        /// <summary>Room for <paramref name="steps"/> timed steps of <paramref name="model"/>.</summary>
+        public StageTimes(Sequential model, int steps)
+        {
+            _model = model;
+            _layers = model.Layers;
+            _forward = new double[_layers.Count, steps];
+            _backward = new double[_layers.Count, steps];
+            _lossTimes = new double[steps];
+            _optimizerTimes = new double[steps];
+            _stepTimes = new double[steps];
+        }
+
+        /// <summary>One stage's name, direct-convolution FLOPs and time per step (ms).</summary>
+        public sealed record Row(string Name, double Flops, double[] Times, bool IsWholeStep = false);
+
+        /// <summary>One training step on the batch; its times are kept when <paramref name="step"/> ≥ 0 (negative: warm-up).</summary>
+        public void TimedStep(Tensor images, Tensor labels, int step)
+        {
+            long stepStart = Stopwatch.GetTimestamp();
+            _model.ZeroGrad();
+            Tensor activation = images;
+            for (int l = 0; l < _layers.Count; l++)
+            {
+                long t = Stopwatch.GetTimestamp();
+                if (_model.RunsWithNext(l))
+                {
+                    activation = ((Conv2D)_layers[l]).ForwardThroughPool(activation, training: true, (MaxPool2D)_layers[l + 1]);
+                    Record(_forward, l, step, t);
+                    l++;
+                    continue;
+                }
+                activation = _layers[l].Forward(activation, training: true);
+                Record(_forward, l, step, t);
+            }
+            long lt = Stopwatch.GetTimestamp();
+            _loss.Forward(activation, labels);
+            Tensor gradient = _loss.Backward();
+            if (step >= 0)
+            {
+                _lossTimes[step] = Elapsed(lt);
+            }
+            for (int l = _layers.Count - 1; l >= 0; l--)
+            {
+                long t = Stopwatch.GetTimestamp();
+                if (l > 0 && _model.RunsWithNext(l - 1))
+                {
+                    gradient = ((Conv2D)_layers[l - 1]).BackwardThroughPool((MaxPool2D)_layers[l], gradient);
+                    Record(_backward, l - 1, step, t);
+                    l--;
+                    continue;
+                }
+                gradient = _layers[l].Backward(gradient);
+                Record(_backward, l, step, t);
+            }
+            long ot = Stopwatch.GetTimestamp();
+            _model.Optimizer.Step(_model.Parameters);
+            if (step >= 0)
+            {
+                _optimizerTimes[step] = Elapsed(ot);
+                _stepTimes[step] = Elapsed(stepStart);
+            }
+        }
+
+        /// <summary>The stages in the order they run, then the whole step.</summary>
+        public IEnumerable<Row> Rows()
+        {
+            for (int l = 0; l < _layers.Count; l++)
+            {
+                yield return new Row($"{StageName(_model, l)} forward", ForwardFlops(_layers[l]), Column(_forward, l));
+                l += _model.RunsWithNext(l) ? 1 : 0;
+            }
+            yield return new Row("loss forward+backward", 0, _lossTimes);
+            for (int l = _layers.Count - 1; l >= 0; l--)
+            {
+                l -= l > 0 && _model.RunsWithNext(l - 1) ? 1 : 0;
+                yield return new Row($"{StageName(_model, l)} backward", ForwardFlops(_layers[l]) * (l == 0 ? 1 : 2), Column(_backward, l));
+            }
+            yield return new Row("adam", 0, _optimizerTimes);
+            yield return new Row("timed step", 0, _stepTimes, IsWholeStep: true);
+        }
+
+        private static double[] Column(double[,] times, int layer)
+        {
+            var column = new double[times.GetLength(1)];
+            for (int i = 0; i < column.Length; i++)
+            {
+                column[i] = times[layer, i];
+            }
+            return column;
+        }
+
+        private static void Record(double[,] times, int layer, int step, long start)
+        {
+            if (step >= 0)
+            {
+                times[layer, step] = Elapsed(start);
+            }
+        }
+    }
+
     /// <summary>The layer's name, or "conv + pool" for a conv that runs its pool in its own parallel region.</summary>
     private static string StageName(Sequential model, int layer) =>
         model.RunsWithNext(layer) ? $"{model.Layers[layer].Name} + {model.Layers[layer + 1].KindName}" : model.Layers[layer].Name;
 
-    private static void Record(double[,] times, int layer, int step, long start)
-    {
-        if (step >= 0)
-        {
-            times[layer, step] = Elapsed(start);
-        }
-    }
-
-    private static double Elapsed(long start) => Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    internal static double Elapsed(long start) => Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
     private static double ForwardFlops(ILayer layer) => ReferenceModelFlops.Forward(layer);
 
@@ -180,27 +235,7 @@ public static class StepProfile
             $"{name,-36} {ms,8:F3} {rate,8} {share,7} {(double.IsNaN(min) ? "" : min.ToString("F3", CultureInfo.InvariantCulture)),8}"));
     }
 
-    private static double Min(double[,] times, int layer)
-    {
-        double min = double.MaxValue;
-        for (int i = 0; i < times.GetLength(1); i++)
-        {
-            min = Math.Min(min, times[layer, i]);
-        }
-        return min;
-    }
-
-    private static double Median(double[,] times, int layer)
-    {
-        var row = new double[times.GetLength(1)];
-        for (int i = 0; i < row.Length; i++)
-        {
-            row[i] = times[layer, i];
-        }
-        return Median(row);
-    }
-
-    private static double Median(double[] values)
+    internal static double Median(double[] values)
     {
         var sorted = (double[])values.Clone();
         Array.Sort(sorted);
