@@ -741,6 +741,9 @@ public static unsafe class Winograd
         float** outputCells = inputCells + (nint)GradientBlockTiles * Points; // [count][16] dY cells
         float* zeros = stackalloc float[Math.Max(channels, filters)];
         new Span<float>(zeros, Math.Max(channels, filters)).Clear();
+        // C is a multiple of 8, so C mod 6 is 0, 2 or 4: the channels go in rows of 6, then the last 8 or 4 in rows of 4
+        // (rows of 6 alone would compute 36 rows for C = 32, 66 for 64).
+        int sixRows = channels - (channels % RowTile == 2 ? 8 : channels % RowTile);
         fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
         {
             var walk = new TileWalk(geometry, inputPointer, dPrePointer, filters, zeros, zeros);
@@ -767,10 +770,16 @@ public static unsafe class Winograd
                         for (int panel = 0; panel < filters; panel += Panel)
                         {
                             float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16]
-                            for (int c = 0; c < channels; c += RowTile)
+                            int c = 0;
+                            for (; c < sixRows; c += RowTile)
                             {
-                                ProductTile6x16(v + k * vPoint + c, channels, count, Math.Min(RowTile, channels - c), dmPanel,
+                                ProductTile6x16(v + k * vPoint + c, channels, count, RowTile, dmPanel,
                                     dU0 + (nint)c * Points * filters + panel, (nint)Points * filters, fromZero);
+                            }
+                            for (; c < channels; c += 4)
+                            {
+                                ProductTile4x16(v + k * vPoint + c, channels, count, dmPanel, dU0 + (nint)c * Points * filters + panel,
+                                    (nint)Points * filters, fromZero);
                             }
                         }
                     }
@@ -1117,6 +1126,43 @@ public static unsafe class Winograd
         if (rowCount > 3) { a30.Store(k3p); a31.Store(k3p + 8); }
         if (rowCount > 4) { a40.Store(k4p); a41.Store(k4p + 8); }
         if (rowCount > 5) { a50.Store(k5p); a51.Store(k5p + 8); }
+    }
+
+    /// <summary>
+    /// <see cref="ProductTile6x16"/> for 4 rows of dU (c..c+3) x 16 filters: 8 accumulators, for the channels a row of 6 would
+    /// overrun. Each value the same chain as there.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductTile4x16(float* v, nint stride, int count, float* dm, float* dU, nint dUStride, bool fromZero)
+    {
+        float* k0p = dU, k1p = dU + dUStride, k2p = dU + 2 * dUStride, k3p = dU + 3 * dUStride;
+        Vector256<float> a00, a01, a10, a11, a20, a21, a30, a31;
+        if (fromZero)
+        {
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = Vector256<float>.Zero;
+        }
+        else
+        {
+            a00 = Vector256.Load(k0p); a01 = Vector256.Load(k0p + 8); a10 = Vector256.Load(k1p); a11 = Vector256.Load(k1p + 8);
+            a20 = Vector256.Load(k2p); a21 = Vector256.Load(k2p + 8); a30 = Vector256.Load(k3p); a31 = Vector256.Load(k3p + 8);
+        }
+        float* next = dU + 4 * dUStride; // the next rows of dU, as in ProductTile6x16
+        Sse.Prefetch0(next); Sse.Prefetch0(next + dUStride); Sse.Prefetch0(next + 2 * dUStride); Sse.Prefetch0(next + 3 * dUStride);
+        float* w = v, d = dm;
+        for (int t = 0; t < count; t++, w += stride, d += Panel)
+        {
+            Vector256<float> d0 = Vector256.Load(d), d1 = Vector256.Load(d + 8);
+            Vector256<float> x = Vector256.Create(w[0]);
+            a00 = Vector256.FusedMultiplyAdd(x, d0, a00); a01 = Vector256.FusedMultiplyAdd(x, d1, a01);
+            x = Vector256.Create(w[1]);
+            a10 = Vector256.FusedMultiplyAdd(x, d0, a10); a11 = Vector256.FusedMultiplyAdd(x, d1, a11);
+            x = Vector256.Create(w[2]);
+            a20 = Vector256.FusedMultiplyAdd(x, d0, a20); a21 = Vector256.FusedMultiplyAdd(x, d1, a21);
+            x = Vector256.Create(w[3]);
+            a30 = Vector256.FusedMultiplyAdd(x, d0, a30); a31 = Vector256.FusedMultiplyAdd(x, d1, a31);
+        }
+        a00.Store(k0p); a01.Store(k0p + 8); a10.Store(k1p); a11.Store(k1p + 8);
+        a20.Store(k2p); a21.Store(k2p + 8); a30.Store(k3p); a31.Store(k3p + 8);
     }
 
     /// <summary>
