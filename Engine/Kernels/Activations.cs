@@ -44,7 +44,7 @@ public static class Activations
                 {
                     float* cell = valuesPointer + (nint)row * features + column;
                     TVector sum = TLanes.Add(TLanes.Load(cell), b);
-                    TLanes.Store(cell, relu ? TLanes.Max(sum, TLanes.Zero) : sum);
+                    TLanes.Store(cell, relu ? TLanes.Relu(sum) : sum);
                 }
             }
         }

@@ -240,10 +240,10 @@ public static class DirectConv
                         }
                         if (relu)
                         {
-                            a00 = Vector256.Max(a00, Vector256<float>.Zero); a01 = Vector256.Max(a01, Vector256<float>.Zero);
-                            a10 = Vector256.Max(a10, Vector256<float>.Zero); a11 = Vector256.Max(a11, Vector256<float>.Zero);
-                            a20 = Vector256.Max(a20, Vector256<float>.Zero); a21 = Vector256.Max(a21, Vector256<float>.Zero);
-                            a30 = Vector256.Max(a30, Vector256<float>.Zero); a31 = Vector256.Max(a31, Vector256<float>.Zero);
+                            a00 = Float256.Relu(a00); a01 = Float256.Relu(a01);
+                            a10 = Float256.Relu(a10); a11 = Float256.Relu(a11);
+                            a20 = Float256.Relu(a20); a21 = Float256.Relu(a21);
+                            a30 = Float256.Relu(a30); a31 = Float256.Relu(a31);
                         }
                         int* target = winners is null ? null : winners + window + block;
                         MaxPool.PoolWindow256(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
@@ -895,8 +895,8 @@ public static class DirectConv
     {
         if (relu)
         {
-            low = Vector256.Max(low, Vector256<float>.Zero);
-            high = Vector256.Max(high, Vector256<float>.Zero);
+            low = Float256.Relu(low);
+            high = Float256.Relu(high);
         }
         low.Store(destination);
         high.Store(destination + 8);

@@ -205,8 +205,8 @@ public static unsafe partial class IndirectConv
             s1 += Vector256.Load(bias + 8);
             if (relu)
             {
-                s0 = Vector256.Max(s0, Vector256<float>.Zero);
-                s1 = Vector256.Max(s1, Vector256<float>.Zero);
+                s0 = Float256.Relu(s0);
+                s1 = Float256.Relu(s1);
             }
         }
         s0.Store(destination);

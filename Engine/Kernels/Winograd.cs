@@ -467,8 +467,8 @@ public static unsafe class Winograd
         }
         if (relu)
         {
-            y0 = Vector256.Max(y0, Vector256<float>.Zero); y1 = Vector256.Max(y1, Vector256<float>.Zero);
-            y2 = Vector256.Max(y2, Vector256<float>.Zero); y3 = Vector256.Max(y3, Vector256<float>.Zero);
+            y0 = Float256.Relu(y0); y1 = Float256.Relu(y1);
+            y2 = Float256.Relu(y2); y3 = Float256.Relu(y3);
         }
     }
 
