@@ -5,6 +5,37 @@ namespace Engine.Tests.Kernels;
 
 public class ActivationsTests
 {
+    /// <summary>
+    /// The AVX2 kernels' two-instruction ReLU equals Vector256.Max(x, +0), and MathF.Max(x, 0), bit for bit: NaNs of either
+    /// sign with their payloads, both zeros, infinities, subnormals and random bit patterns.
+    /// </summary>
+    [Test]
+    public void Float256ReluEqualsMaxWithZeroBitForBit()
+    {
+        var values = new List<float>
+        {
+            float.NaN, -float.NaN, BitConverter.Int32BitsToSingle(0x7fc12345), BitConverter.Int32BitsToSingle(unchecked((int)0xffc12345)),
+            BitConverter.Int32BitsToSingle(0x7f800001), 0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon,
+            1f, -1f, float.MaxValue, float.MinValue, 1e-40f, -1e-40f,
+        };
+        var random = new RandomSource(9);
+        while (values.Count < 4096)
+        {
+            values.Add(BitConverter.UInt32BitsToSingle((uint)(random.NextDouble() * uint.MaxValue)));
+        }
+        for (int i = 0; i < values.Count; i += Vector256<float>.Count)
+        {
+            var x = Vector256.Create(values.GetRange(i, Vector256<float>.Count).ToArray());
+            Vector256<float> relu = Float256.Relu(x), max = Vector256.Max(x, Vector256<float>.Zero);
+            for (int lane = 0; lane < Vector256<float>.Count; lane++)
+            {
+                uint input = BitConverter.SingleToUInt32Bits(x[lane]);
+                Assert.That(BitConverter.SingleToUInt32Bits(relu[lane]), Is.EqualTo(BitConverter.SingleToUInt32Bits(max[lane])), $"input 0x{input:x8} against Vector256.Max");
+                Assert.That(BitConverter.SingleToUInt32Bits(relu[lane]), Is.EqualTo(BitConverter.SingleToUInt32Bits(MathF.Max(x[lane], 0f))), $"input 0x{input:x8} against MathF.Max");
+            }
+        }
+    }
+
     [Test]
     public void ReluBackwardEqualsScalarReferenceOnEveryTail()
     {
