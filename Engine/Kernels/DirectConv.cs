@@ -666,6 +666,7 @@ public static class DirectConv
     private static unsafe void WeightGradient256(float* padded, float* output, float* dOutput, in ConvGeometry geometry,
         int filters, int count, float* dKernel, float* dBias)
     {
+        // A kernel 3 taps wide at column stride 1 (the model's first layer) runs row by row; other kernels pack their windows below.
         if (geometry.KernelWidth == 3 && geometry.StrideWidth == 1)
         {
             if (output is null)
