@@ -57,6 +57,12 @@ public static unsafe class Winograd
     /// <summary>Rows of the product tiles.</summary>
     private const int RowTile = 6;
 
+    /// <summary>
+    /// Whether the product kernels run 512-bit vectors (two 16-filter panels per tile, one vector each). Every value is
+    /// the same chain at either width, so the bits do not depend on it.
+    /// </summary>
+    private static bool Wide => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
     /// <summary>The largest C and F the SIMD kernels take (their zero and discard rows are on the stack).</summary>
     public const int MaxWidth = 4096;
 
@@ -377,7 +383,14 @@ public static unsafe class Winograd
                     float* uPoint = kernelPointer + (nint)point * channels * filters;
                     for (int t = 0; t < count; t += RowTile)
                     {
-                        ProductRows(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
+                        if (Wide)
+                        {
+                            ProductRows512(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
+                        }
+                        else
+                        {
+                            ProductRows(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
+                        }
                     }
                 }
                 for (int t = 0; t < count; t++)
@@ -767,7 +780,27 @@ public static unsafe class Winograd
                     for (int k = 0; k < Side; k++)
                     {
                         float* dU0 = dUPointer + (nint)(Side * row + k) * filters; // dU[C][36][F]: rows of a point 36·F apart
-                        for (int panel = 0; panel < filters; panel += Panel)
+                        int panel = 0;
+                        if (Wide)
+                        {
+                            // Two panels at a time, one 512-bit vector each: the same chains as two 16-filter tiles.
+                            for (; panel + 2 * Panel <= filters; panel += 2 * Panel)
+                            {
+                                float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16], the next panel 16·count further
+                                int c = 0;
+                                for (; c < sixRows; c += RowTile)
+                                {
+                                    ProductTile6x32(v + k * vPoint + c, channels, count, RowTile, dmPanel, (nint)Panel * count,
+                                        dU0 + (nint)c * Points * filters + panel, (nint)Points * filters, fromZero);
+                                }
+                                for (; c < channels; c += 4)
+                                {
+                                    ProductTile4x32(v + k * vPoint + c, channels, count, dmPanel, (nint)Panel * count,
+                                        dU0 + (nint)c * Points * filters + panel, (nint)Points * filters, fromZero);
+                                }
+                            }
+                        }
+                        for (; panel < filters; panel += Panel)
                         {
                             float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16]
                             int c = 0;
@@ -1163,6 +1196,151 @@ public static unsafe class Winograd
         }
         a00.Store(k0p); a01.Store(k0p + 8); a10.Store(k1p); a11.Store(k1p + 8);
         a20.Store(k2p); a21.Store(k2p + 8); a30.Store(k3p); a31.Store(k3p + 8);
+    }
+
+    /// <summary>
+    /// <see cref="ProductRows"/> with 512-bit vectors: m rows t..t+5 x all F, two panels (32 filters) at a time in a 6x32
+    /// tile of 12 accumulators, then a last odd panel in a 6x16 tile. Each value the same chain as there.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductRows512(float* v, int rows, float* u, int channels, int filters, float* m)
+    {
+        nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
+        nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
+        nint panelLength = (nint)channels * Panel;
+        int panel = 0;
+        for (; panel + 2 * Panel <= filters; panel += 2 * Panel, m += 2 * Panel, u += 2 * panelLength)
+        {
+            Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
+            Vector512<float> a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
+            float* x = v, k = u;
+            for (int c = 0; c < channels; c++, k += Panel, x++)
+            {
+                Vector512<float> k0 = Vector512.Load(k), k1 = Vector512.Load(k + panelLength);
+                Vector512<float> b = Vector512.Create(x[0]);
+                a00 = Vector512.FusedMultiplyAdd(b, k0, a00); a01 = Vector512.FusedMultiplyAdd(b, k1, a01);
+                b = Vector512.Create(x[c1]);
+                a10 = Vector512.FusedMultiplyAdd(b, k0, a10); a11 = Vector512.FusedMultiplyAdd(b, k1, a11);
+                b = Vector512.Create(x[c2]);
+                a20 = Vector512.FusedMultiplyAdd(b, k0, a20); a21 = Vector512.FusedMultiplyAdd(b, k1, a21);
+                b = Vector512.Create(x[c3]);
+                a30 = Vector512.FusedMultiplyAdd(b, k0, a30); a31 = Vector512.FusedMultiplyAdd(b, k1, a31);
+                b = Vector512.Create(x[c4]);
+                a40 = Vector512.FusedMultiplyAdd(b, k0, a40); a41 = Vector512.FusedMultiplyAdd(b, k1, a41);
+                b = Vector512.Create(x[c5]);
+                a50 = Vector512.FusedMultiplyAdd(b, k0, a50); a51 = Vector512.FusedMultiplyAdd(b, k1, a51);
+            }
+            a00.Store(m); a01.Store(m + Panel);
+            if (rows > 1) { a10.Store(m + filters); a11.Store(m + filters + Panel); }
+            if (rows > 2) { a20.Store(m + 2 * filters); a21.Store(m + 2 * filters + Panel); }
+            if (rows > 3) { a30.Store(m + 3 * filters); a31.Store(m + 3 * filters + Panel); }
+            if (rows > 4) { a40.Store(m + 4 * filters); a41.Store(m + 4 * filters + Panel); }
+            if (rows > 5) { a50.Store(m + 5 * filters); a51.Store(m + 5 * filters + Panel); }
+        }
+        if (panel < filters)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+            float* x = v, k = u;
+            for (int c = 0; c < channels; c++, k += Panel, x++)
+            {
+                Vector512<float> k0 = Vector512.Load(k);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(x[0]), k0, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c1]), k0, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c2]), k0, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c3]), k0, a3);
+                a4 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c4]), k0, a4);
+                a5 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c5]), k0, a5);
+            }
+            a0.Store(m);
+            if (rows > 1) { a1.Store(m + filters); }
+            if (rows > 2) { a2.Store(m + 2 * filters); }
+            if (rows > 3) { a3.Store(m + 3 * filters); }
+            if (rows > 4) { a4.Store(m + 4 * filters); }
+            if (rows > 5) { a5.Store(m + 5 * filters); }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ProductTile6x16"/> with 512-bit vectors over two panels: dU rows c..c+5 x 32 filters += Σ over
+    /// <paramref name="count"/> tiles of v[t, c + i] · dm[t, 32], the second panel of dm <paramref name="dmPanelStride"/>
+    /// floats after the first. Each value the same chain as there.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductTile6x32(float* v, nint stride, int count, int rowCount, float* dm, nint dmPanelStride, float* dU, nint dUStride, bool fromZero)
+    {
+        nint o1 = Math.Min(1, rowCount - 1), o2 = Math.Min(2, rowCount - 1), o3 = Math.Min(3, rowCount - 1), o4 = Math.Min(4, rowCount - 1), o5 = Math.Min(5, rowCount - 1);
+        float* k0p = dU, k1p = dU + o1 * dUStride, k2p = dU + o2 * dUStride, k3p = dU + o3 * dUStride, k4p = dU + o4 * dUStride, k5p = dU + o5 * dUStride;
+        Vector512<float> a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
+        if (fromZero)
+        {
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = Vector512<float>.Zero;
+        }
+        else
+        {
+            a00 = Vector512.Load(k0p); a01 = Vector512.Load(k0p + Panel); a10 = Vector512.Load(k1p); a11 = Vector512.Load(k1p + Panel);
+            a20 = Vector512.Load(k2p); a21 = Vector512.Load(k2p + Panel); a30 = Vector512.Load(k3p); a31 = Vector512.Load(k3p + Panel);
+            a40 = Vector512.Load(k4p); a41 = Vector512.Load(k4p + Panel); a50 = Vector512.Load(k5p); a51 = Vector512.Load(k5p + Panel);
+        }
+        float* next = dU + 6 * dUStride; // the next rows of dU, as in ProductTile6x16
+        Sse.Prefetch0(next); Sse.Prefetch0(next + dUStride); Sse.Prefetch0(next + 2 * dUStride);
+        Sse.Prefetch0(next + 3 * dUStride); Sse.Prefetch0(next + 4 * dUStride); Sse.Prefetch0(next + 5 * dUStride);
+        float* w = v, d = dm;
+        for (int t = 0; t < count; t++, w += stride, d += Panel)
+        {
+            Vector512<float> d0 = Vector512.Load(d), d1 = Vector512.Load(d + dmPanelStride);
+            Vector512<float> x = Vector512.Create(w[0]);
+            a00 = Vector512.FusedMultiplyAdd(x, d0, a00); a01 = Vector512.FusedMultiplyAdd(x, d1, a01);
+            x = Vector512.Create(w[o1]);
+            a10 = Vector512.FusedMultiplyAdd(x, d0, a10); a11 = Vector512.FusedMultiplyAdd(x, d1, a11);
+            x = Vector512.Create(w[o2]);
+            a20 = Vector512.FusedMultiplyAdd(x, d0, a20); a21 = Vector512.FusedMultiplyAdd(x, d1, a21);
+            x = Vector512.Create(w[o3]);
+            a30 = Vector512.FusedMultiplyAdd(x, d0, a30); a31 = Vector512.FusedMultiplyAdd(x, d1, a31);
+            x = Vector512.Create(w[o4]);
+            a40 = Vector512.FusedMultiplyAdd(x, d0, a40); a41 = Vector512.FusedMultiplyAdd(x, d1, a41);
+            x = Vector512.Create(w[o5]);
+            a50 = Vector512.FusedMultiplyAdd(x, d0, a50); a51 = Vector512.FusedMultiplyAdd(x, d1, a51);
+        }
+        a00.Store(k0p); a01.Store(k0p + Panel);
+        if (rowCount > 1) { a10.Store(k1p); a11.Store(k1p + Panel); }
+        if (rowCount > 2) { a20.Store(k2p); a21.Store(k2p + Panel); }
+        if (rowCount > 3) { a30.Store(k3p); a31.Store(k3p + Panel); }
+        if (rowCount > 4) { a40.Store(k4p); a41.Store(k4p + Panel); }
+        if (rowCount > 5) { a50.Store(k5p); a51.Store(k5p + Panel); }
+    }
+
+    /// <summary><see cref="ProductTile6x32"/> for 4 rows of dU (c..c+3): 8 accumulators. Each value the same chain as there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductTile4x32(float* v, nint stride, int count, float* dm, nint dmPanelStride, float* dU, nint dUStride, bool fromZero)
+    {
+        float* k0p = dU, k1p = dU + dUStride, k2p = dU + 2 * dUStride, k3p = dU + 3 * dUStride;
+        Vector512<float> a00, a01, a10, a11, a20, a21, a30, a31;
+        if (fromZero)
+        {
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = Vector512<float>.Zero;
+        }
+        else
+        {
+            a00 = Vector512.Load(k0p); a01 = Vector512.Load(k0p + Panel); a10 = Vector512.Load(k1p); a11 = Vector512.Load(k1p + Panel);
+            a20 = Vector512.Load(k2p); a21 = Vector512.Load(k2p + Panel); a30 = Vector512.Load(k3p); a31 = Vector512.Load(k3p + Panel);
+        }
+        float* next = dU + 4 * dUStride;
+        Sse.Prefetch0(next); Sse.Prefetch0(next + dUStride); Sse.Prefetch0(next + 2 * dUStride); Sse.Prefetch0(next + 3 * dUStride);
+        float* w = v, d = dm;
+        for (int t = 0; t < count; t++, w += stride, d += Panel)
+        {
+            Vector512<float> d0 = Vector512.Load(d), d1 = Vector512.Load(d + dmPanelStride);
+            Vector512<float> x = Vector512.Create(w[0]);
+            a00 = Vector512.FusedMultiplyAdd(x, d0, a00); a01 = Vector512.FusedMultiplyAdd(x, d1, a01);
+            x = Vector512.Create(w[1]);
+            a10 = Vector512.FusedMultiplyAdd(x, d0, a10); a11 = Vector512.FusedMultiplyAdd(x, d1, a11);
+            x = Vector512.Create(w[2]);
+            a20 = Vector512.FusedMultiplyAdd(x, d0, a20); a21 = Vector512.FusedMultiplyAdd(x, d1, a21);
+            x = Vector512.Create(w[3]);
+            a30 = Vector512.FusedMultiplyAdd(x, d0, a30); a31 = Vector512.FusedMultiplyAdd(x, d1, a31);
+        }
+        a00.Store(k0p); a01.Store(k0p + Panel); a10.Store(k1p); a11.Store(k1p + Panel);
+        a20.Store(k2p); a21.Store(k2p + Panel); a30.Store(k3p); a31.Store(k3p + Panel);
     }
 
     /// <summary>
