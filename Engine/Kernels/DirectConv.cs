@@ -246,8 +246,8 @@ public static class DirectConv
                             a30 = Float256.Relu(a30); a31 = Float256.Relu(a31);
                         }
                         int* target = winners is null ? null : winners + window + block;
-                        MaxPool.PoolWindow256(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
-                        MaxPool.PoolWindow256(pooled + window + block + 8, target is null ? null : target + 8, block + 8, a01, a11, a21, a31,
+                        MaxPool.PoolWindow<Float256, Vector256<float>>(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
+                        MaxPool.PoolWindow<Float256, Vector256<float>>(pooled + window + block + 8, target is null ? null : target + 8, block + 8, a01, a11, a21, a31,
                             cell0, cell1, cell2, cell3, right, below);
                     }
                 }

@@ -134,7 +134,7 @@ public static class MaxPool
     /// Whether <paramref name="pool"/> takes the 2x2 blocks of an [height, width, channels] image from its top-left corner
     /// as its windows, each block one window (the last row and column of blocks cut on an odd size): a 2x2 pool with
     /// strides of 2, no padding before, covering the image (SAME, or VALID with even sizes). A kernel that makes those
-    /// blocks can then pool them itself (<see cref="PoolWindow256"/>).
+    /// blocks can then pool them itself (<see cref="PoolWindow{TV, T}"/>).
     /// </summary>
     internal static bool PoolsBlocks2x2(int height, int width, int channels, in ConvGeometry pool) =>
         pool.KernelHeight == 2 && pool.KernelWidth == 2 && pool.StrideHeight == 2 && pool.StrideWidth == 2
@@ -154,40 +154,41 @@ public static class MaxPool
     }
 
     /// <summary>
-    /// The max of a 2x2 window's values for 8 channels from <paramref name="f"/> (y0 its top-left, y1 right, y2 below, y3
+    /// The max of a 2x2 window's values for one vector of channels from <paramref name="f"/> (y0 its top-left, y1 right, y2 below, y3
     /// below right; y1 only when <paramref name="right"/>, y2 only when <paramref name="below"/>), scanned as
     /// <see cref="Forward"/> does (the first strictly greater value in row-major order wins), into <paramref name="pooled"/>;
     /// the winner's index (its cell + f + lane) into <paramref name="winner"/> unless null. For kernels that pool the
     /// windows they compute (<see cref="Winograd.ForwardPooled"/>, <see cref="DirectConv.ForwardPooled"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void PoolWindow256(float* pooled, int* winner, int f, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
+    internal static unsafe void PoolWindow<TV, T>(float* pooled, int* winner, int f, T y0, T y1, T y2, T y3,
         int cell0, int cell1, int cell2, int cell3, bool right, bool below)
+        where TV : IFloatVector<T> where T : struct
     {
-        Vector256<float> best = y0;
-        Vector256<int> index = Vector256<int>.Indices + Vector256.Create(cell0 + f);
+        T best = y0;
+        T index = TV.Indices(cell0 + f);
         if (right)
         {
-            Vector256<float> greater = Vector256.GreaterThan(y1, best);
-            best = Vector256.ConditionalSelect(greater, y1, best);
-            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell1 + f), index);
+            T greater = TV.GreaterThan(y1, best);
+            best = TV.Select(greater, y1, best);
+            index = TV.Select(greater, TV.Indices(cell1 + f), index);
         }
         if (below)
         {
-            Vector256<float> greater = Vector256.GreaterThan(y2, best);
-            best = Vector256.ConditionalSelect(greater, y2, best);
-            index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell2 + f), index);
+            T greater = TV.GreaterThan(y2, best);
+            best = TV.Select(greater, y2, best);
+            index = TV.Select(greater, TV.Indices(cell2 + f), index);
             if (right)
             {
-                greater = Vector256.GreaterThan(y3, best);
-                best = Vector256.ConditionalSelect(greater, y3, best);
-                index = Vector256.ConditionalSelect(greater.AsInt32(), Vector256<int>.Indices + Vector256.Create(cell3 + f), index);
+                greater = TV.GreaterThan(y3, best);
+                best = TV.Select(greater, y3, best);
+                index = TV.Select(greater, TV.Indices(cell3 + f), index);
             }
         }
-        best.Store(pooled);
+        TV.Store(pooled, best);
         if (winner is not null)
         {
-            index.Store(winner);
+            TV.StoreInts(winner, index);
         }
     }
 

@@ -94,21 +94,21 @@ public static unsafe class Winograd
 
     /// <summary>Bᵀ·x of 6 values (one column or row of an input block): the input transform's one chain.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InputPoints(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3, Vector256<float> x4, Vector256<float> x5,
-        out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3, out Vector256<float> y4, out Vector256<float> y5)
+    private static void InputPoints<TV, T>(T x0, T x1, T x2, T x3, T x4, T x5, out T y0, out T y1, out T y2, out T y3, out T y4, out T y5)
+        where TV : IFloatVector<T> where T : struct
     {
-        Vector256<float> four = Vector256.Create(4f), minusFour = Vector256.Create(-4f), minusFive = Vector256.Create(-5f);
-        Vector256<float> a = Vector256.FusedMultiplyAdd(minusFour, x2, x4), b = Vector256.FusedMultiplyAdd(minusFour, x1, x3);
-        Vector256<float> c = x4 - x2, d = (x3 - x1) * Vector256.Create(2f);
-        y0 = Vector256.FusedMultiplyAdd(four, x0, Vector256.FusedMultiplyAdd(minusFive, x2, x4));
-        y1 = a + b;
-        y2 = a - b;
-        y3 = c + d;
-        y4 = c - d;
-        y5 = Vector256.FusedMultiplyAdd(four, x1, Vector256.FusedMultiplyAdd(minusFive, x3, x5));
+        T four = TV.Create(4f), minusFour = TV.Create(-4f), minusFive = TV.Create(-5f);
+        T a = TV.FusedMultiplyAdd(minusFour, x2, x4), b = TV.FusedMultiplyAdd(minusFour, x1, x3);
+        T c = TV.Subtract(x4, x2), d = TV.Multiply(TV.Subtract(x3, x1), TV.Create(2f));
+        y0 = TV.FusedMultiplyAdd(four, x0, TV.FusedMultiplyAdd(minusFive, x2, x4));
+        y1 = TV.Add(a, b);
+        y2 = TV.Subtract(a, b);
+        y3 = TV.Add(c, d);
+        y4 = TV.Subtract(c, d);
+        y5 = TV.FusedMultiplyAdd(four, x1, TV.FusedMultiplyAdd(minusFive, x3, x5));
     }
 
-    /// <summary>The scalar twin of the vector <see cref="InputPoints(Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float})"/>: x[0, s, 2s, ...] into y[0, t, 2t, ...].</summary>
+    /// <summary>The scalar twin of the vector <c>InputPoints</c>: x[0, s, 2s, ...] into y[0, t, 2t, ...].</summary>
     private static void InputPoints(ReadOnlySpan<float> x, int s, Span<float> y, int t)
     {
         float x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s], x4 = x[4 * s], x5 = x[5 * s];
@@ -124,16 +124,16 @@ public static unsafe class Winograd
 
     /// <summary>G·g of 3 values (one column or row of a kernel): the kernel transform's one chain.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void KernelPoints(Vector256<float> g0, Vector256<float> g1, Vector256<float> g2,
-        out Vector256<float> u0, out Vector256<float> u1, out Vector256<float> u2, out Vector256<float> u3, out Vector256<float> u4, out Vector256<float> u5)
+    private static void KernelPoints<TV, T>(T g0, T g1, T g2, out T u0, out T u1, out T u2, out T u3, out T u4, out T u5)
+        where TV : IFloatVector<T> where T : struct
     {
-        Vector256<float> sixth = Vector256.Create(-1f / 6f), s = g0 + g2;
-        Vector256<float> a = Vector256.FusedMultiplyAdd(g0, Vector256.Create(1f / 24f), g2 * Vector256.Create(1f / 6f)), b = g1 * Vector256.Create(1f / 12f);
-        u0 = g0 * Vector256.Create(0.25f);
-        u1 = (s + g1) * sixth;
-        u2 = (s - g1) * sixth;
-        u3 = a + b;
-        u4 = a - b;
+        T sixth = TV.Create(-1f / 6f), s = TV.Add(g0, g2);
+        T a = TV.FusedMultiplyAdd(g0, TV.Create(1f / 24f), TV.Multiply(g2, TV.Create(1f / 6f))), b = TV.Multiply(g1, TV.Create(1f / 12f));
+        u0 = TV.Multiply(g0, TV.Create(0.25f));
+        u1 = TV.Multiply(TV.Add(s, g1), sixth);
+        u2 = TV.Multiply(TV.Subtract(s, g1), sixth);
+        u3 = TV.Add(a, b);
+        u4 = TV.Subtract(a, b);
         u5 = g2;
     }
 
@@ -152,14 +152,14 @@ public static unsafe class Winograd
 
     /// <summary>Aᵀ·x of 6 values (one column or row of a tile's points): the output transform's one chain.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutputPoints(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3, Vector256<float> x4, Vector256<float> x5,
-        out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+    private static void OutputPoints<TV, T>(T x0, T x1, T x2, T x3, T x4, T x5, out T y0, out T y1, out T y2, out T y3)
+        where TV : IFloatVector<T> where T : struct
     {
-        Vector256<float> s = x1 + x2, t = x1 - x2, u = x3 + x4, w = x3 - x4;
-        y0 = x0 + s + u;
-        y1 = Vector256.FusedMultiplyAdd(Vector256.Create(2f), w, t);
-        y2 = Vector256.FusedMultiplyAdd(Vector256.Create(4f), u, s);
-        y3 = Vector256.FusedMultiplyAdd(Vector256.Create(8f), w, t) + x5;
+        T s = TV.Add(x1, x2), t = TV.Subtract(x1, x2), u = TV.Add(x3, x4), w = TV.Subtract(x3, x4);
+        y0 = TV.Add(TV.Add(x0, s), u);
+        y1 = TV.FusedMultiplyAdd(TV.Create(2f), w, t);
+        y2 = TV.FusedMultiplyAdd(TV.Create(4f), u, s);
+        y3 = TV.Add(TV.FusedMultiplyAdd(TV.Create(8f), w, t), x5);
     }
 
     /// <summary>The scalar twin of the vector <c>OutputPoints</c>: x[0, s, 2s, ...] into y[0, t, 2t, 3t].</summary>
@@ -205,23 +205,16 @@ public static unsafe class Winograd
                 // Channel by channel within a panel: each point's 64 bytes of a channel follow the previous channel's.
                 for (int c = 0; c < channels; c++)
                 {
-                    for (int half = 0; half < Panel; half += Vector256<float>.Count)
+                    float* k = g + (nint)c * filters + panel * Panel;
+                    float* p = u + ((nint)panel * channels + c) * Panel;
+                    if (Wide)
                     {
-                        float* k = g + (nint)c * filters + panel * Panel + half;
-                        float* p = u + ((nint)panel * channels + c) * Panel + half;
-                        // G·g column by column (6 rows x 3 columns), then each row times Gᵀ.
-                        KernelPoints(Vector256.Load(k), Vector256.Load(k + 3 * tap), Vector256.Load(k + 6 * tap),
-                            out var a00, out var a10, out var a20, out var a30, out var a40, out var a50);
-                        KernelPoints(Vector256.Load(k + tap), Vector256.Load(k + 4 * tap), Vector256.Load(k + 7 * tap),
-                            out var a01, out var a11, out var a21, out var a31, out var a41, out var a51);
-                        KernelPoints(Vector256.Load(k + 2 * tap), Vector256.Load(k + 5 * tap), Vector256.Load(k + 8 * tap),
-                            out var a02, out var a12, out var a22, out var a32, out var a42, out var a52);
-                        StoreKernelRow(p, point, a00, a01, a02);
-                        StoreKernelRow(p + 6 * point, point, a10, a11, a12);
-                        StoreKernelRow(p + 12 * point, point, a20, a21, a22);
-                        StoreKernelRow(p + 18 * point, point, a30, a31, a32);
-                        StoreKernelRow(p + 24 * point, point, a40, a41, a42);
-                        StoreKernelRow(p + 30 * point, point, a50, a51, a52);
+                        TransformKernelVector<Float512, Vector512<float>>(k, tap, p, point);
+                    }
+                    else
+                    {
+                        TransformKernelVector<Float256, Vector256<float>>(k, tap, p, point);
+                        TransformKernelVector<Float256, Vector256<float>>(k + 8, tap, p + 8, point);
                     }
                 }
             }
@@ -230,22 +223,44 @@ public static unsafe class Winograd
 
     /// <summary>Six vectors (a row or column of points) to <paramref name="p"/>, <paramref name="p"/> + <paramref name="stride"/>, ..., + 5·<paramref name="stride"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreSix(float* p, nint stride, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
-        Vector256<float> y4, Vector256<float> y5)
+    private static void StoreSix<TV, T>(float* p, nint stride, T y0, T y1, T y2, T y3, T y4, T y5)
+        where TV : IFloatVector<T> where T : struct
     {
-        y0.Store(p);
-        y1.Store(p + stride);
-        y2.Store(p + 2 * stride);
-        y3.Store(p + 3 * stride);
-        y4.Store(p + 4 * stride);
-        y5.Store(p + 5 * stride);
+        TV.Store(p, y0);
+        TV.Store(p + stride, y1);
+        TV.Store(p + 2 * stride, y2);
+        TV.Store(p + 3 * stride, y3);
+        TV.Store(p + 4 * stride, y4);
+        TV.Store(p + 5 * stride, y5);
+    }
+
+    /// <summary>
+    /// U = G·g·Gᵀ of one vector of filters of one channel: <paramref name="k"/> its tap (0, 0) in the kernel (the taps
+    /// <paramref name="tap"/> floats apart), <paramref name="p"/> its point 0 in the panels (the points <paramref name="point"/> apart).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransformKernelVector<TV, T>(float* k, nint tap, float* p, nint point)
+        where TV : IFloatVector<T> where T : struct
+    {
+        // G·g column by column (6 rows x 3 columns), then each row times Gᵀ.
+        KernelPoints<TV, T>(TV.Load(k), TV.Load(k + 3 * tap), TV.Load(k + 6 * tap), out var a00, out var a10, out var a20, out var a30, out var a40, out var a50);
+        KernelPoints<TV, T>(TV.Load(k + tap), TV.Load(k + 4 * tap), TV.Load(k + 7 * tap), out var a01, out var a11, out var a21, out var a31, out var a41, out var a51);
+        KernelPoints<TV, T>(TV.Load(k + 2 * tap), TV.Load(k + 5 * tap), TV.Load(k + 8 * tap), out var a02, out var a12, out var a22, out var a32, out var a42, out var a52);
+        StoreKernelRow<TV, T>(p, point, a00, a01, a02);
+        StoreKernelRow<TV, T>(p + 6 * point, point, a10, a11, a12);
+        StoreKernelRow<TV, T>(p + 12 * point, point, a20, a21, a22);
+        StoreKernelRow<TV, T>(p + 18 * point, point, a30, a31, a32);
+        StoreKernelRow<TV, T>(p + 24 * point, point, a40, a41, a42);
+        StoreKernelRow<TV, T>(p + 30 * point, point, a50, a51, a52);
     }
 
     /// <summary>One row of G·g times Gᵀ: the row's 6 points, <paramref name="point"/> floats apart.</summary>
-    private static void StoreKernelRow(float* p, nint point, Vector256<float> g0, Vector256<float> g1, Vector256<float> g2)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreKernelRow<TV, T>(float* p, nint point, T g0, T g1, T g2)
+        where TV : IFloatVector<T> where T : struct
     {
-        KernelPoints(g0, g1, g2, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5);
-        StoreSix(p, point, u0, u1, u2, u3, u4, u5);
+        KernelPoints<TV, T>(g0, g1, g2, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5);
+        StoreSix<TV, T>(p, point, u0, u1, u2, u3, u4, u5);
     }
 
     /// <summary>The scalar twin of <see cref="TransformKernel"/>: the same operations, value by value.</summary>
@@ -351,7 +366,7 @@ public static unsafe class Winograd
         // few L1 sets (6·128 floats apart, the 36 points of a tile fall into 4 of its 64 sets).
         nint vStride = (nint)BlockTiles * channels + PointPadding, mStride = (nint)BlockTiles * filters + PointPadding;
         int transformedLength = Points * (int)vStride, productLength = Points * (int)mStride;
-        int scratchLength = transformedLength + productLength + Points * Vector256<float>.Count;
+        int scratchLength = transformedLength + productLength + Points * Vector512<float>.Count;
         if (t_scratch is null || t_scratch.Length < scratchLength)
         {
             t_scratch = GC.AllocateUninitializedArray<float>(scratchLength, pinned: true);
@@ -375,7 +390,19 @@ public static unsafe class Winograd
                 for (int t = 0; t < count; t++)
                 {
                     walk.InputCells(first + t, inputCells);
-                    TransformInput(inputCells, channels, v + (nint)t * channels, vStride, columns);
+                    float* vTile = v + (nint)t * channels;
+                    int c = 0;
+                    if (Wide)
+                    {
+                        for (; c + Float512.Count <= channels; c += Float512.Count)
+                        {
+                            TransformInput<Float512, Vector512<float>>(inputCells, c, vTile, vStride, columns);
+                        }
+                    }
+                    for (; c < channels; c += Float256.Count)
+                    {
+                        TransformInput<Float256, Vector256<float>>(inputCells, c, vTile, vStride, columns);
+                    }
                 }
                 for (int point = 0; point < Points; point++)
                 {
@@ -399,17 +426,34 @@ public static unsafe class Winograd
                     if (outputPointer is not null)
                     {
                         walk.OutputCells(first + t, outputCells);
-                        for (int f = 0; f < filters; f += Vector256<float>.Count)
+                        int f = 0;
+                        if (Wide)
                         {
-                            TransformOutput(mTile + f, mStride, b is null ? null : b + f, relu, columns, outputCells, f);
+                            for (; f + Float512.Count <= filters; f += Float512.Count)
+                            {
+                                TransformOutput<Float512, Vector512<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, outputCells, f);
+                            }
+                        }
+                        for (; f < filters; f += Float256.Count)
+                        {
+                            TransformOutput<Float256, Vector256<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, outputCells, f);
                         }
                         continue;
                     }
                     var (n, y, x) = walk.Locate(first + t);
-                    for (int f = 0; f < filters; f += Vector256<float>.Count)
+                    var target = new PooledTarget(y, x, geometry.OutputHeight, geometry.OutputWidth, pool.OutputWidth, filters,
+                        pooledPointer + n * pooledLength, argmaxPointer is null ? null : argmaxPointer + n * pooledLength);
+                    int g = 0;
+                    if (Wide)
                     {
-                        TransformOutputPooled(mTile + f, mStride, b is null ? null : b + f, relu, columns, f, y, x, geometry.OutputHeight, geometry.OutputWidth,
-                            pool.OutputWidth, filters, pooledPointer + n * pooledLength, argmaxPointer is null ? null : argmaxPointer + n * pooledLength);
+                        for (; g + Float512.Count <= filters; g += Float512.Count)
+                        {
+                            TransformOutputPooled<Float512, Vector512<float>>(mTile + g, mStride, b is null ? null : b + g, relu, columns, g, target);
+                        }
+                    }
+                    for (; g < filters; g += Float256.Count)
+                    {
+                        TransformOutputPooled<Float256, Vector256<float>>(mTile + g, mStride, b is null ? null : b + g, relu, columns, g, target);
                     }
                 }
             }
@@ -417,113 +461,124 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// V = Bᵀ·d·B for every 8 channels of one tile (its 36 points, <paramref name="pointStride"/> floats apart, from
-    /// <paramref name="v"/>): <paramref name="cells"/> are its 36 input cells, row by row; <paramref name="columns"/>
-    /// holds Bᵀ·d (36 vectors) between the two passes.
+    /// V = Bᵀ·d·B for one vector of channels from <paramref name="c"/> of one tile (its 36 points,
+    /// <paramref name="pointStride"/> floats apart, from <paramref name="v"/>): <paramref name="cells"/> are its 36 input
+    /// cells, row by row; <paramref name="columns"/> holds Bᵀ·d (36 vectors) between the two passes.
     /// </summary>
-    private static void TransformInput(float** cells, int channels, float* v, nint pointStride, float* columns)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransformInput<TV, T>(float** cells, int c, float* v, nint pointStride, float* columns)
+        where TV : IFloatVector<T> where T : struct
     {
-        for (int c = 0; c < channels; c += Vector256<float>.Count)
+        int n = TV.Count;
+        for (int j = 0; j < Side; j++)
         {
-            for (int j = 0; j < Side; j++)
-            {
-                InputPoints(Vector256.Load(cells[j] + c), Vector256.Load(cells[Side + j] + c), Vector256.Load(cells[2 * Side + j] + c),
-                    Vector256.Load(cells[3 * Side + j] + c), Vector256.Load(cells[4 * Side + j] + c), Vector256.Load(cells[5 * Side + j] + c),
-                    out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
-                float* column = columns + j * Vector256<float>.Count;
-                StoreSix(column, Side * 8, y0, y1, y2, y3, y4, y5);
-            }
-            for (int r = 0; r < Side; r++)
-            {
-                float* row = columns + r * Side * 8;
-                InputPoints(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24), Vector256.Load(row + 32), Vector256.Load(row + 40),
-                    out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
-                float* p = v + c + r * Side * pointStride;
-                StoreSix(p, pointStride, y0, y1, y2, y3, y4, y5);
-            }
+            InputPoints<TV, T>(TV.Load(cells[j] + c), TV.Load(cells[Side + j] + c), TV.Load(cells[2 * Side + j] + c),
+                TV.Load(cells[3 * Side + j] + c), TV.Load(cells[4 * Side + j] + c), TV.Load(cells[5 * Side + j] + c),
+                out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
+            StoreSix<TV, T>(columns + j * n, Side * n, y0, y1, y2, y3, y4, y5);
+        }
+        for (int r = 0; r < Side; r++)
+        {
+            float* row = columns + r * Side * n;
+            InputPoints<TV, T>(TV.Load(row), TV.Load(row + n), TV.Load(row + 2 * n), TV.Load(row + 3 * n), TV.Load(row + 4 * n), TV.Load(row + 5 * n),
+                out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
+            StoreSix<TV, T>(v + c + r * Side * pointStride, pointStride, y0, y1, y2, y3, y4, y5);
         }
     }
 
     /// <summary>
-    /// Aᵀ·M for 8 filters of one tile: its 36 points (<paramref name="pointStride"/> floats apart from <paramref name="m"/>)
-    /// into <paramref name="rows"/> (4 rows x 6 columns of vectors).
+    /// Aᵀ·M for one vector of filters of one tile: its 36 points (<paramref name="pointStride"/> floats apart from
+    /// <paramref name="m"/>) into <paramref name="rows"/> (4 rows x 6 columns of vectors).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutputColumns(float* m, nint pointStride, float* rows)
+    private static void OutputColumns<TV, T>(float* m, nint pointStride, float* rows)
+        where TV : IFloatVector<T> where T : struct
     {
+        int n = TV.Count;
         for (int j = 0; j < Side; j++)
         {
             float* p = m + j * pointStride;
-            OutputPoints(Vector256.Load(p), Vector256.Load(p + Side * pointStride), Vector256.Load(p + 2 * Side * pointStride),
-                Vector256.Load(p + 3 * Side * pointStride), Vector256.Load(p + 4 * Side * pointStride), Vector256.Load(p + 5 * Side * pointStride),
+            OutputPoints<TV, T>(TV.Load(p), TV.Load(p + Side * pointStride), TV.Load(p + 2 * Side * pointStride),
+                TV.Load(p + 3 * Side * pointStride), TV.Load(p + 4 * Side * pointStride), TV.Load(p + 5 * Side * pointStride),
                 out var y0, out var y1, out var y2, out var y3);
-            float* column = rows + j * 8;
-            y0.Store(column);
-            y1.Store(column + Side * 8);
-            y2.Store(column + 2 * Side * 8);
-            y3.Store(column + 3 * Side * 8);
+            float* column = rows + j * n;
+            TV.Store(column, y0);
+            TV.Store(column + Side * n, y1);
+            TV.Store(column + 2 * Side * n, y2);
+            TV.Store(column + 3 * Side * n, y3);
         }
     }
 
-    /// <summary>Row <paramref name="r"/> of Y = (Aᵀ·M)·A for 8 filters, plus the bias (unless null) and through ReLU when <paramref name="relu"/>.</summary>
+    /// <summary>Row <paramref name="r"/> of Y = (Aᵀ·M)·A for one vector of filters, plus the bias (unless null) and through ReLU when <paramref name="relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutputRow(float* rows, int r, float* bias, bool relu,
-        out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+    private static void OutputRow<TV, T>(float* rows, int r, float* bias, bool relu, out T y0, out T y1, out T y2, out T y3)
+        where TV : IFloatVector<T> where T : struct
     {
-        float* row = rows + r * Side * 8;
-        OutputPoints(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24), Vector256.Load(row + 32), Vector256.Load(row + 40),
+        int n = TV.Count;
+        float* row = rows + r * Side * n;
+        OutputPoints<TV, T>(TV.Load(row), TV.Load(row + n), TV.Load(row + 2 * n), TV.Load(row + 3 * n), TV.Load(row + 4 * n), TV.Load(row + 5 * n),
             out y0, out y1, out y2, out y3);
         if (bias is not null)
         {
-            Vector256<float> b = Vector256.Load(bias);
-            y0 += b; y1 += b; y2 += b; y3 += b;
+            T b = TV.Load(bias);
+            y0 = TV.Add(y0, b); y1 = TV.Add(y1, b); y2 = TV.Add(y2, b); y3 = TV.Add(y3, b);
         }
         if (relu)
         {
-            y0 = Float256.Relu(y0); y1 = Float256.Relu(y1);
-            y2 = Float256.Relu(y2); y3 = Float256.Relu(y3);
+            y0 = TV.Relu(y0); y1 = TV.Relu(y1);
+            y2 = TV.Relu(y2); y3 = TV.Relu(y3);
         }
     }
 
-    /// <summary>Y = Aᵀ·M·A for filters f..f+7 of one tile, plus the bias and through ReLU, into its 16 output cells (a discard row outside).</summary>
-    private static void TransformOutput(float* m, nint pointStride, float* bias, bool relu, float* rows, float** cells, int f)
+    /// <summary>Y = Aᵀ·M·A for one vector of filters from f of one tile, plus the bias and through ReLU, into its 16 output cells (a discard row outside).</summary>
+    private static void TransformOutput<TV, T>(float* m, nint pointStride, float* bias, bool relu, float* rows, float** cells, int f)
+        where TV : IFloatVector<T> where T : struct
     {
-        OutputColumns(m, pointStride, rows);
+        OutputColumns<TV, T>(m, pointStride, rows);
         for (int r = 0; r < Tile; r++)
         {
-            OutputRow(rows, r, bias, relu, out var y0, out var y1, out var y2, out var y3);
+            OutputRow<TV, T>(rows, r, bias, relu, out var y0, out var y1, out var y2, out var y3);
             float** cell = cells + r * Tile;
-            y0.Store(cell[0] + f);
-            y1.Store(cell[1] + f);
-            y2.Store(cell[2] + f);
-            y3.Store(cell[3] + f);
+            TV.Store(cell[0] + f, y0);
+            TV.Store(cell[1] + f, y1);
+            TV.Store(cell[2] + f, y2);
+            TV.Store(cell[3] + f, y3);
         }
+    }
+
+    /// <summary>Where a tile's pooled windows go: the tile's top-left pixel (y, x), the output's and the pool's sizes, and the example's pooled values and winners (unless null).</summary>
+    private readonly struct PooledTarget(int y, int x, int outputHeight, int outputWidth, int pooledWidth, int filters, float* pooled, int* winners)
+    {
+        public readonly int Y = y, X = x, OutputHeight = outputHeight, OutputWidth = outputWidth, PooledWidth = pooledWidth, Filters = filters;
+        public readonly float* Pooled = pooled;
+        public readonly int* Winners = winners;
     }
 
     /// <summary>
-    /// <see cref="TransformOutput"/>'s 16 values of filters f..f+7 of the tile whose top-left pixel is (y, x), max-pooled
-    /// window by window as <see cref="MaxPool"/> does (<see cref="MaxPool.PoolWindow256"/>; pixels and windows outside
-    /// the output skipped): each window's value into <paramref name="pooled"/> [POH, POW, F], its winner into
-    /// <paramref name="winners"/> unless null.
+    /// <see cref="TransformOutput{TV, T}"/>'s 16 values of one vector of filters from f of the tile at
+    /// <paramref name="target"/>, max-pooled window by window as <see cref="MaxPool"/> does
+    /// (<see cref="MaxPool.PoolWindow{TV, T}"/>; pixels and windows outside the output skipped): each window's value into
+    /// the pooled values [POH, POW, F], its winner into the winners unless null.
     /// </summary>
-    private static void TransformOutputPooled(float* m, nint pointStride, float* bias, bool relu, float* rows, int f, int y, int x,
-        int outputHeight, int outputWidth, int pooledWidth, int filters, float* pooled, int* winners)
+    private static void TransformOutputPooled<TV, T>(float* m, nint pointStride, float* bias, bool relu, float* rows, int f, in PooledTarget target)
+        where TV : IFloatVector<T> where T : struct
     {
-        OutputColumns(m, pointStride, rows);
-        for (int r = 0; r < Tile && y + r < outputHeight; r += 2)
+        OutputColumns<TV, T>(m, pointStride, rows);
+        int y = target.Y, x = target.X, outputWidth = target.OutputWidth, filters = target.Filters;
+        for (int r = 0; r < Tile && y + r < target.OutputHeight; r += 2)
         {
-            OutputRow(rows, r, bias, relu, out var a0, out var a1, out var a2, out var a3);
-            OutputRow(rows, r + 1, bias, relu, out var b0, out var b1, out var b2, out var b3);
-            bool below = y + r + 1 < outputHeight;
-            int cell = ((y + r) * outputWidth + x) * filters, window = ((y + r) / 2 * pooledWidth + x / 2) * filters;
+            OutputRow<TV, T>(rows, r, bias, relu, out var a0, out var a1, out var a2, out var a3);
+            OutputRow<TV, T>(rows, r + 1, bias, relu, out var b0, out var b1, out var b2, out var b3);
+            bool below = y + r + 1 < target.OutputHeight;
+            int cell = ((y + r) * outputWidth + x) * filters, window = ((y + r) / 2 * target.PooledWidth + x / 2) * filters;
             int nextRow = outputWidth * filters;
-            MaxPool.PoolWindow256(pooled + window + f, winners is null ? null : winners + window + f, f, a0, a1, b0, b1,
+            MaxPool.PoolWindow<TV, T>(target.Pooled + window + f, target.Winners is null ? null : target.Winners + window + f, f, a0, a1, b0, b1,
                 cell, cell + filters, cell + nextRow, cell + nextRow + filters, x + 1 < outputWidth, below);
             if (x + 2 < outputWidth)
             {
                 cell += 2 * filters;
                 window += filters;
-                MaxPool.PoolWindow256(pooled + window + f, winners is null ? null : winners + window + f, f, a2, a3, b2, b3,
+                MaxPool.PoolWindow<TV, T>(target.Pooled + window + f, target.Winners is null ? null : target.Winners + window + f, f, a2, a3, b2, b3,
                     cell, cell + filters, cell + nextRow, cell + nextRow + filters, x + 3 < outputWidth, below);
             }
         }
@@ -609,48 +664,50 @@ public static unsafe class Winograd
         }
     }
 
-    /// <summary>Row <paramref name="r"/> of Bᵀ·x alone: the same chain as that row of <see cref="InputPoints(Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float})"/>.</summary>
+    /// <summary>Row <paramref name="r"/> of Bᵀ·x alone: the same chain as that row of the vector <c>InputPoints</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> InputPoint(int r, Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3, Vector256<float> x4, Vector256<float> x5)
+    private static T InputPoint<TV, T>(int r, T x0, T x1, T x2, T x3, T x4, T x5)
+        where TV : IFloatVector<T> where T : struct
     {
-        Vector256<float> four = Vector256.Create(4f), minusFour = Vector256.Create(-4f), minusFive = Vector256.Create(-5f);
+        T four = TV.Create(4f), minusFour = TV.Create(-4f), minusFive = TV.Create(-5f);
         switch (r)
         {
-            case 0: return Vector256.FusedMultiplyAdd(four, x0, Vector256.FusedMultiplyAdd(minusFive, x2, x4));
-            case 1: return Vector256.FusedMultiplyAdd(minusFour, x2, x4) + Vector256.FusedMultiplyAdd(minusFour, x1, x3);
-            case 2: return Vector256.FusedMultiplyAdd(minusFour, x2, x4) - Vector256.FusedMultiplyAdd(minusFour, x1, x3);
-            case 3: return (x4 - x2) + (x3 - x1) * Vector256.Create(2f);
-            case 4: return (x4 - x2) - (x3 - x1) * Vector256.Create(2f);
-            default: return Vector256.FusedMultiplyAdd(four, x1, Vector256.FusedMultiplyAdd(minusFive, x3, x5));
+            case 0: return TV.FusedMultiplyAdd(four, x0, TV.FusedMultiplyAdd(minusFive, x2, x4));
+            case 1: return TV.Add(TV.FusedMultiplyAdd(minusFour, x2, x4), TV.FusedMultiplyAdd(minusFour, x1, x3));
+            case 2: return TV.Subtract(TV.FusedMultiplyAdd(minusFour, x2, x4), TV.FusedMultiplyAdd(minusFour, x1, x3));
+            case 3: return TV.Add(TV.Subtract(x4, x2), TV.Multiply(TV.Subtract(x3, x1), TV.Create(2f)));
+            case 4: return TV.Subtract(TV.Subtract(x4, x2), TV.Multiply(TV.Subtract(x3, x1), TV.Create(2f)));
+            default: return TV.FusedMultiplyAdd(four, x1, TV.FusedMultiplyAdd(minusFive, x3, x5));
         }
     }
 
     /// <summary>A·y of 4 values (one column or row of a tile's dY): the gradient transform's one chain, the adjoint of Aᵀ.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GradientPoints(Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3,
-        out Vector256<float> z0, out Vector256<float> z1, out Vector256<float> z2, out Vector256<float> z3, out Vector256<float> z4, out Vector256<float> z5)
+    private static void GradientPoints<TV, T>(T y0, T y1, T y2, T y3, out T z0, out T z1, out T z2, out T z3, out T z4, out T z5)
+        where TV : IFloatVector<T> where T : struct
     {
-        Vector256<float> p = y0 + y2, q = y1 + y3;
-        Vector256<float> r = Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0), s = Vector256.FusedMultiplyAdd(Vector256.Create(4f), y3, y1) * Vector256.Create(2f);
+        T p = TV.Add(y0, y2), q = TV.Add(y1, y3);
+        T r = TV.FusedMultiplyAdd(TV.Create(4f), y2, y0), s = TV.Multiply(TV.FusedMultiplyAdd(TV.Create(4f), y3, y1), TV.Create(2f));
         z0 = y0;
-        z1 = p + q;
-        z2 = p - q;
-        z3 = r + s;
-        z4 = r - s;
+        z1 = TV.Add(p, q);
+        z2 = TV.Subtract(p, q);
+        z3 = TV.Add(r, s);
+        z4 = TV.Subtract(r, s);
         z5 = y3;
     }
 
     /// <summary>Row <paramref name="k"/> of A·y alone: the same chain as that row of the vector <c>GradientPoints</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> GradientPoint(int k, Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3)
+    private static T GradientPoint<TV, T>(int k, T y0, T y1, T y2, T y3)
+        where TV : IFloatVector<T> where T : struct
     {
         switch (k)
         {
             case 0: return y0;
-            case 1: return (y0 + y2) + (y1 + y3);
-            case 2: return (y0 + y2) - (y1 + y3);
-            case 3: return Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0) + Vector256.FusedMultiplyAdd(Vector256.Create(4f), y3, y1) * Vector256.Create(2f);
-            case 4: return Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0) - Vector256.FusedMultiplyAdd(Vector256.Create(4f), y3, y1) * Vector256.Create(2f);
+            case 1: return TV.Add(TV.Add(y0, y2), TV.Add(y1, y3));
+            case 2: return TV.Subtract(TV.Add(y0, y2), TV.Add(y1, y3));
+            case 3: return TV.Add(TV.FusedMultiplyAdd(TV.Create(4f), y2, y0), TV.Multiply(TV.FusedMultiplyAdd(TV.Create(4f), y3, y1), TV.Create(2f)));
+            case 4: return TV.Subtract(TV.FusedMultiplyAdd(TV.Create(4f), y2, y0), TV.Multiply(TV.FusedMultiplyAdd(TV.Create(4f), y3, y1), TV.Create(2f)));
             default: return y3;
         }
     }
@@ -774,8 +831,28 @@ public static unsafe class Winograd
                 {
                     for (int t = 0; t < count; t++)
                     {
-                        TransformInputRow(inputCells + (nint)t * Points, row, channels, v + (nint)t * channels, vPoint);
-                        TransformGradientRow(outputCells + (nint)t * Tile * Tile, row, filters, dm + (nint)t * Panel, count);
+                        float** tileInput = inputCells + (nint)t * Points, tileOutput = outputCells + (nint)t * Tile * Tile;
+                        float* vTile = v + (nint)t * channels, dmTile = dm + (nint)t * Panel;
+                        int c = 0, f = 0;
+                        if (Wide)
+                        {
+                            for (; c + Float512.Count <= channels; c += Float512.Count)
+                            {
+                                TransformInputRow<Float512, Vector512<float>>(tileInput, row, c, vTile, vPoint);
+                            }
+                            for (; f + Float512.Count <= filters; f += Float512.Count)
+                            {
+                                TransformGradientRow<Float512, Vector512<float>>(tileOutput, row, f, filters, dmTile, count);
+                            }
+                        }
+                        for (; c < channels; c += Float256.Count)
+                        {
+                            TransformInputRow<Float256, Vector256<float>>(tileInput, row, c, vTile, vPoint);
+                        }
+                        for (; f < filters; f += Float256.Count)
+                        {
+                            TransformGradientRow<Float256, Vector256<float>>(tileOutput, row, f, filters, dmTile, count);
+                        }
                     }
                     for (int k = 0; k < Side; k++)
                     {
@@ -822,49 +899,40 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// Row <paramref name="row"/> of V = Bᵀ·d·B (its 6 points, <paramref name="pointStride"/> floats apart) for every 8
-    /// channels of one tile: <paramref name="cells"/> are its 36 input cells, row by row (zeros outside the image).
+    /// Row <paramref name="row"/> of V = Bᵀ·d·B (its 6 points, <paramref name="pointStride"/> floats apart) for one
+    /// vector of channels from <paramref name="c"/> of one tile: <paramref name="cells"/> are its 36 input cells, row by
+    /// row (zeros outside the image).
     /// </summary>
-    private static void TransformInputRow(float** cells, int row, int channels, float* v, nint pointStride)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransformInputRow<TV, T>(float** cells, int row, int c, float* v, nint pointStride)
+        where TV : IFloatVector<T> where T : struct
     {
-        for (int c = 0; c < channels; c += Vector256<float>.Count)
-        {
-            Vector256<float> t0 = InputPoint(row, Vector256.Load(cells[0] + c), Vector256.Load(cells[6] + c), Vector256.Load(cells[12] + c),
-                Vector256.Load(cells[18] + c), Vector256.Load(cells[24] + c), Vector256.Load(cells[30] + c));
-            Vector256<float> t1 = InputPoint(row, Vector256.Load(cells[1] + c), Vector256.Load(cells[7] + c), Vector256.Load(cells[13] + c),
-                Vector256.Load(cells[19] + c), Vector256.Load(cells[25] + c), Vector256.Load(cells[31] + c));
-            Vector256<float> t2 = InputPoint(row, Vector256.Load(cells[2] + c), Vector256.Load(cells[8] + c), Vector256.Load(cells[14] + c),
-                Vector256.Load(cells[20] + c), Vector256.Load(cells[26] + c), Vector256.Load(cells[32] + c));
-            Vector256<float> t3 = InputPoint(row, Vector256.Load(cells[3] + c), Vector256.Load(cells[9] + c), Vector256.Load(cells[15] + c),
-                Vector256.Load(cells[21] + c), Vector256.Load(cells[27] + c), Vector256.Load(cells[33] + c));
-            Vector256<float> t4 = InputPoint(row, Vector256.Load(cells[4] + c), Vector256.Load(cells[10] + c), Vector256.Load(cells[16] + c),
-                Vector256.Load(cells[22] + c), Vector256.Load(cells[28] + c), Vector256.Load(cells[34] + c));
-            Vector256<float> t5 = InputPoint(row, Vector256.Load(cells[5] + c), Vector256.Load(cells[11] + c), Vector256.Load(cells[17] + c),
-                Vector256.Load(cells[23] + c), Vector256.Load(cells[29] + c), Vector256.Load(cells[35] + c));
-            InputPoints(t0, t1, t2, t3, t4, t5, out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
-            float* p = v + c;
-            StoreSix(p, pointStride, y0, y1, y2, y3, y4, y5);
-        }
+        T t0 = InputPoint<TV, T>(row, TV.Load(cells[0] + c), TV.Load(cells[6] + c), TV.Load(cells[12] + c), TV.Load(cells[18] + c), TV.Load(cells[24] + c), TV.Load(cells[30] + c));
+        T t1 = InputPoint<TV, T>(row, TV.Load(cells[1] + c), TV.Load(cells[7] + c), TV.Load(cells[13] + c), TV.Load(cells[19] + c), TV.Load(cells[25] + c), TV.Load(cells[31] + c));
+        T t2 = InputPoint<TV, T>(row, TV.Load(cells[2] + c), TV.Load(cells[8] + c), TV.Load(cells[14] + c), TV.Load(cells[20] + c), TV.Load(cells[26] + c), TV.Load(cells[32] + c));
+        T t3 = InputPoint<TV, T>(row, TV.Load(cells[3] + c), TV.Load(cells[9] + c), TV.Load(cells[15] + c), TV.Load(cells[21] + c), TV.Load(cells[27] + c), TV.Load(cells[33] + c));
+        T t4 = InputPoint<TV, T>(row, TV.Load(cells[4] + c), TV.Load(cells[10] + c), TV.Load(cells[16] + c), TV.Load(cells[22] + c), TV.Load(cells[28] + c), TV.Load(cells[34] + c));
+        T t5 = InputPoint<TV, T>(row, TV.Load(cells[5] + c), TV.Load(cells[11] + c), TV.Load(cells[17] + c), TV.Load(cells[23] + c), TV.Load(cells[29] + c), TV.Load(cells[35] + c));
+        InputPoints<TV, T>(t0, t1, t2, t3, t4, t5, out var y0, out var y1, out var y2, out var y3, out var y4, out var y5);
+        StoreSix<TV, T>(v + c, pointStride, y0, y1, y2, y3, y4, y5);
     }
 
     /// <summary>
-    /// Row <paramref name="row"/> of dM = A·dY·Aᵀ (6 points) for every 8 filters of one tile, from its 16 dY
-    /// <paramref name="cells"/> (zeros past the output): written to dm[point][F / 16][count][16] (F·count floats a point)
-    /// at this tile's row.
+    /// Row <paramref name="row"/> of dM = A·dY·Aᵀ (6 points) for one vector of filters from <paramref name="f"/> of one
+    /// tile, from its 16 dY <paramref name="cells"/> (zeros past the output): written to dm[point][F / 16][count][16]
+    /// (F·count floats a point) at this tile's row.
     /// </summary>
-    private static void TransformGradientRow(float** cells, int row, int filters, float* dm, int count)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransformGradientRow<TV, T>(float** cells, int row, int f, int filters, float* dm, int count)
+        where TV : IFloatVector<T> where T : struct
     {
         nint point = (nint)filters * count;
-        for (int f = 0; f < filters; f += Vector256<float>.Count)
-        {
-            Vector256<float> w0 = GradientPoint(row, Vector256.Load(cells[0] + f), Vector256.Load(cells[4] + f), Vector256.Load(cells[8] + f), Vector256.Load(cells[12] + f));
-            Vector256<float> w1 = GradientPoint(row, Vector256.Load(cells[1] + f), Vector256.Load(cells[5] + f), Vector256.Load(cells[9] + f), Vector256.Load(cells[13] + f));
-            Vector256<float> w2 = GradientPoint(row, Vector256.Load(cells[2] + f), Vector256.Load(cells[6] + f), Vector256.Load(cells[10] + f), Vector256.Load(cells[14] + f));
-            Vector256<float> w3 = GradientPoint(row, Vector256.Load(cells[3] + f), Vector256.Load(cells[7] + f), Vector256.Load(cells[11] + f), Vector256.Load(cells[15] + f));
-            GradientPoints(w0, w1, w2, w3, out var z0, out var z1, out var z2, out var z3, out var z4, out var z5);
-            float* p = dm + (nint)(f / Panel) * Panel * count + f % Panel;
-            StoreSix(p, point, z0, z1, z2, z3, z4, z5);
-        }
+        T w0 = GradientPoint<TV, T>(row, TV.Load(cells[0] + f), TV.Load(cells[4] + f), TV.Load(cells[8] + f), TV.Load(cells[12] + f));
+        T w1 = GradientPoint<TV, T>(row, TV.Load(cells[1] + f), TV.Load(cells[5] + f), TV.Load(cells[9] + f), TV.Load(cells[13] + f));
+        T w2 = GradientPoint<TV, T>(row, TV.Load(cells[2] + f), TV.Load(cells[6] + f), TV.Load(cells[10] + f), TV.Load(cells[14] + f));
+        T w3 = GradientPoint<TV, T>(row, TV.Load(cells[3] + f), TV.Load(cells[7] + f), TV.Load(cells[11] + f), TV.Load(cells[15] + f));
+        GradientPoints<TV, T>(w0, w1, w2, w3, out var z0, out var z1, out var z2, out var z3, out var z4, out var z5);
+        StoreSix<TV, T>(dm + (nint)(f / Panel) * Panel * count + f % Panel, point, z0, z1, z2, z3, z4, z5);
     }
 
     /// <summary>dKernel[3, 3, C, F] = Gᵀ·dU·G: the gradient of the kernel from the gradient of U = G·g·Gᵀ.</summary>
