@@ -184,7 +184,7 @@ public class Conv2DGradientTests
 
     // Many channels, where central differences in float32 are too coarse: forward and backward against
     // the convolution summed in double. 3x3 stride-1 kernels with C a multiple of 8 and F of 32 run
-    // Winograd F(4x4, 3x3) on AVX2 machines (the input gradient too when C is a multiple of 32); with C
+    // Winograd F(4x4, 3x3) on AVX2 and AVX-512 machines (the input gradient too when C is a multiple of 32); with C
     // of 8 or 16 the input gradient goes through im2col while the kernel gradient is read in place.
     [TestCase(7, 7, 32, 64, Padding.Same, true)]
     [TestCase(7, 7, 64, 128, Padding.Same, true)] // the model's conv3: its Winograd dU (1.13 MiB) is summed over the whole batch, row of points by row

@@ -6,7 +6,7 @@ namespace Engine.Kernels;
 
 /// <summary>
 /// 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, 2016): the forward and
-/// both gradients of the model's conv2 and conv3 on AVX2 machines. Each 4x4 block of output pixels (a tile) is
+/// both gradients of the model's conv2 and conv3 on AVX2 and AVX-512 machines. Each 4x4 block of output pixels (a tile) is
 /// computed from the 6x6 block of padded input under it (the zeros read in place): the block and the kernel are
 /// transformed into 36 points, multiplied point by point and summed over the channels (36 products [tiles, C] x
 /// [C, F], the same 6x16 product tile as <see cref="Winograd"/>'s), and the 36 sums are transformed back into the
@@ -20,7 +20,7 @@ namespace Engine.Kernels;
 /// G = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1],
 /// Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
 /// Each transform is one fixed chain of adds, multiplies and fused multiply-adds (<see cref="InputPoints"/>,
-/// <see cref="KernelPoints"/>, <see cref="OutputPoints"/>), the same in the AVX2 kernels and in their scalar twins
+/// <see cref="KernelPoints"/>, <see cref="OutputPoints"/>), the same in the SIMD kernels (at either vector width) and in their scalar twins
 /// (<see cref="ForwardReference"/>, <see cref="TransformKernelReference"/>), so the bits depend neither on the
 /// thread count nor on which of the two runs. Its larger coefficients round more than F(2x2, 3x3)'s: the tests
 /// bound the difference from the direct sums accordingly.

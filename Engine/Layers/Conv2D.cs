@@ -157,7 +157,7 @@ public sealed class Conv2D : Layer
     /// <summary>Whether Build chose the direct convolution (<see cref="DirectConv"/>) over im2col + GEMM.</summary>
     internal bool UsesDirectConvolution => _direct;
 
-    /// <summary>Whether the forward and both gradients run as Winograd F(4x4, 3x3) (AVX2 machines, 3x3 stride-1 kernels).</summary>
+    /// <summary>Whether the forward and both gradients run as Winograd F(4x4, 3x3) (AVX2 or AVX-512 machines, 3x3 stride-1 kernels).</summary>
     internal bool UsesWinograd => _winogradKernel is not null;
 
     /// <inheritdoc />
