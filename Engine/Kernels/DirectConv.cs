@@ -174,21 +174,31 @@ public static class DirectConv
         fixed (float* paddedPointer = padded, kernelPointer = kernel, biasPointer = bias, pooledPointer = pooled)
         fixed (int* argmaxPointer = argmax)
         {
-            ForwardPooled256(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, pool,
-                pooledPointer, argmax.IsEmpty ? null : argmaxPointer);
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            {
+                ForwardPooled<Float512, Vector512<float>>(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, pool,
+                    pooledPointer, argmax.IsEmpty ? null : argmaxPointer);
+            }
+            else
+            {
+                ForwardPooled<Float256, Vector256<float>>(paddedPointer, kernelPointer, bias.IsEmpty ? null : biasPointer, geometry, filters, count, relu, pool,
+                    pooledPointer, argmax.IsEmpty ? null : argmaxPointer);
+            }
         }
     }
 
     /// <summary>
-    /// The AVX2 kernel of <see cref="ForwardPooled"/>: per window and 16 filters, its (up to) 4 pixels in 8 accumulators,
+    /// The SIMD kernel of <see cref="ForwardPooled"/>: per window and two vectors of filters (16 on AVX2, 32 on AVX-512), its (up to) 4 pixels in 8 accumulators,
     /// each the chain of <see cref="Forward256(float*, float*, float*, in ConvGeometry, int, int, bool, float*)"/> (from the
     /// bias, over the taps in row-major order), then ReLU and <see cref="MaxPool"/>'s scan (the first strictly greater
     /// value in row-major order wins). A missing pixel (a cut window) is computed from the window's first and not used.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ForwardPooled256(float* padded, float* kernel, float* bias, in ConvGeometry geometry,
+    private static unsafe void ForwardPooled<TV, T>(float* padded, float* kernel, float* bias, in ConvGeometry geometry,
         int filters, int count, bool relu, in ConvGeometry pool, float* pooled, int* winners)
+        where TV : IFloatVector<T> where T : struct
     {
+        int lanes = TV.Count;
         int paddedWidth = PaddedWidth(geometry), paddedLength = PaddedLength(geometry);
         int outputWidth = geometry.OutputWidth, outputHeight = geometry.OutputHeight;
         int kernelHeight = geometry.KernelHeight, kernelWidth = geometry.KernelWidth;
@@ -212,42 +222,42 @@ public static class DirectConv
                     int cell0 = (oh * outputWidth + ow) * filters, cell1 = cell0 + filters;
                     int cell2 = cell0 + outputWidth * filters, cell3 = cell2 + filters;
                     nint window = (nint)n * pooledLength + ((nint)wy * pool.OutputWidth + wx) * filters;
-                    for (int block = 0; block < filters; block += Avx2FilterBlock)
+                    for (int block = 0; block < filters; block += 2 * lanes)
                     {
-                        Vector256<float> bias0 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block);
-                        Vector256<float> bias1 = bias is null ? Vector256<float>.Zero : Vector256.Load(bias + block + 8);
-                        Vector256<float> a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1, a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
+                        T bias0 = bias is null ? TV.Zero : TV.Load(bias + block);
+                        T bias1 = bias is null ? TV.Zero : TV.Load(bias + block + lanes);
+                        T a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1, a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
                         float* w = kernel + block;
                         for (int i = 0; i < kernelHeight; i++)
                         {
                             for (int j = 0; j < kernelWidth; j++, w += filters)
                             {
                                 nint tap = (nint)i * paddedWidth + j;
-                                Vector256<float> w0 = Vector256.Load(w), w1 = Vector256.Load(w + 8);
-                                Vector256<float> x = Vector256.Create(x0[tap]);
-                                a00 = Vector256.FusedMultiplyAdd(x, w0, a00);
-                                a01 = Vector256.FusedMultiplyAdd(x, w1, a01);
-                                x = Vector256.Create(x1[tap]);
-                                a10 = Vector256.FusedMultiplyAdd(x, w0, a10);
-                                a11 = Vector256.FusedMultiplyAdd(x, w1, a11);
-                                x = Vector256.Create(x2[tap]);
-                                a20 = Vector256.FusedMultiplyAdd(x, w0, a20);
-                                a21 = Vector256.FusedMultiplyAdd(x, w1, a21);
-                                x = Vector256.Create(x3[tap]);
-                                a30 = Vector256.FusedMultiplyAdd(x, w0, a30);
-                                a31 = Vector256.FusedMultiplyAdd(x, w1, a31);
+                                T w0 = TV.Load(w), w1 = TV.Load(w + lanes);
+                                T x = TV.Create(x0[tap]);
+                                a00 = TV.FusedMultiplyAdd(x, w0, a00);
+                                a01 = TV.FusedMultiplyAdd(x, w1, a01);
+                                x = TV.Create(x1[tap]);
+                                a10 = TV.FusedMultiplyAdd(x, w0, a10);
+                                a11 = TV.FusedMultiplyAdd(x, w1, a11);
+                                x = TV.Create(x2[tap]);
+                                a20 = TV.FusedMultiplyAdd(x, w0, a20);
+                                a21 = TV.FusedMultiplyAdd(x, w1, a21);
+                                x = TV.Create(x3[tap]);
+                                a30 = TV.FusedMultiplyAdd(x, w0, a30);
+                                a31 = TV.FusedMultiplyAdd(x, w1, a31);
                             }
                         }
                         if (relu)
                         {
-                            a00 = Float256.Relu(a00); a01 = Float256.Relu(a01);
-                            a10 = Float256.Relu(a10); a11 = Float256.Relu(a11);
-                            a20 = Float256.Relu(a20); a21 = Float256.Relu(a21);
-                            a30 = Float256.Relu(a30); a31 = Float256.Relu(a31);
+                            a00 = TV.Relu(a00); a01 = TV.Relu(a01);
+                            a10 = TV.Relu(a10); a11 = TV.Relu(a11);
+                            a20 = TV.Relu(a20); a21 = TV.Relu(a21);
+                            a30 = TV.Relu(a30); a31 = TV.Relu(a31);
                         }
                         int* target = winners is null ? null : winners + window + block;
-                        MaxPool.PoolWindow<Float256, Vector256<float>>(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
-                        MaxPool.PoolWindow<Float256, Vector256<float>>(pooled + window + block + 8, target is null ? null : target + 8, block + 8, a01, a11, a21, a31,
+                        MaxPool.PoolWindow<TV, T>(pooled + window + block, target, block, a00, a10, a20, a30, cell0, cell1, cell2, cell3, right, below);
+                        MaxPool.PoolWindow<TV, T>(pooled + window + block + lanes, target is null ? null : target + lanes, block + lanes, a01, a11, a21, a31,
                             cell0, cell1, cell2, cell3, right, below);
                     }
                 }
