@@ -63,6 +63,12 @@ public static unsafe class Winograd
     /// </summary>
     private static bool Wide => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
+    /// <summary>Where the 512-bit vectors of a row of <paramref name="length"/> channels or filters end (0 without <see cref="Wide"/>): 256-bit ones take the rest.</summary>
+    private static int WideEnd(int length) => Wide ? length - length % Float512.Count : 0;
+
+    /// <summary>Where the pairs of 16-filter panels the 512-bit product tiles take end (0 without <see cref="Wide"/>): the 256-bit tiles take a last odd panel.</summary>
+    private static int WidePanels(int filters) => Wide ? filters - filters % (2 * Panel) : 0;
+
     /// <summary>The largest C and F the SIMD kernels take (their zero and discard rows are on the stack).</summary>
     public const int MaxWidth = 4096;
 
@@ -384,6 +390,7 @@ public static unsafe class Winograd
             int tiles = examples * TilesPerExample(geometry);
             float* v = scratch, m = scratch + transformedLength, columns = m + productLength;
             float* b = bias.IsEmpty ? null : biasPointer;
+            int wideChannels = WideEnd(channels), wideFilters = WideEnd(filters), widePanels = WidePanels(filters);
             for (int first = 0; first < tiles; first += BlockTiles)
             {
                 int count = Math.Min(BlockTiles, tiles - first);
@@ -391,15 +398,11 @@ public static unsafe class Winograd
                 {
                     walk.InputCells(first + t, inputCells);
                     float* vTile = v + (nint)t * channels;
-                    int c = 0;
-                    if (Wide)
+                    for (int c = 0; c < wideChannels; c += Float512.Count)
                     {
-                        for (; c + Float512.Count <= channels; c += Float512.Count)
-                        {
-                            TransformInput<Float512, Vector512<float>>(inputCells, c, vTile, vStride, columns);
-                        }
+                        TransformInput<Float512, Vector512<float>>(inputCells, c, vTile, vStride, columns);
                     }
-                    for (; c < channels; c += Float256.Count)
+                    for (int c = wideChannels; c < channels; c += Float256.Count)
                     {
                         TransformInput<Float256, Vector256<float>>(inputCells, c, vTile, vStride, columns);
                     }
@@ -410,14 +413,10 @@ public static unsafe class Winograd
                     float* uPoint = kernelPointer + (nint)point * channels * filters;
                     for (int t = 0; t < count; t += RowTile)
                     {
-                        if (Wide)
-                        {
-                            ProductRows512(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
-                        }
-                        else
-                        {
-                            ProductRows(vPoint + (nint)t * channels, Math.Min(RowTile, count - t), uPoint, channels, filters, mPoint + (nint)t * filters);
-                        }
+                        float* vRows = vPoint + (nint)t * channels, mRows = mPoint + (nint)t * filters;
+                        int rows = Math.Min(RowTile, count - t);
+                        ProductRows<Float512, Vector512<float>>(vRows, rows, uPoint, channels, filters, mRows, 0, widePanels);
+                        ProductRows<Float256, Vector256<float>>(vRows, rows, uPoint, channels, filters, mRows, widePanels, filters);
                     }
                 }
                 for (int t = 0; t < count; t++)
@@ -426,15 +425,11 @@ public static unsafe class Winograd
                     if (outputPointer is not null)
                     {
                         walk.OutputCells(first + t, outputCells);
-                        int f = 0;
-                        if (Wide)
+                        for (int f = 0; f < wideFilters; f += Float512.Count)
                         {
-                            for (; f + Float512.Count <= filters; f += Float512.Count)
-                            {
-                                TransformOutput<Float512, Vector512<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, outputCells, f);
-                            }
+                            TransformOutput<Float512, Vector512<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, outputCells, f);
                         }
-                        for (; f < filters; f += Float256.Count)
+                        for (int f = wideFilters; f < filters; f += Float256.Count)
                         {
                             TransformOutput<Float256, Vector256<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, outputCells, f);
                         }
@@ -443,17 +438,13 @@ public static unsafe class Winograd
                     var (n, y, x) = walk.Locate(first + t);
                     var target = new PooledTarget(y, x, geometry.OutputHeight, geometry.OutputWidth, pool.OutputWidth, filters,
                         pooledPointer + n * pooledLength, argmaxPointer is null ? null : argmaxPointer + n * pooledLength);
-                    int g = 0;
-                    if (Wide)
+                    for (int f = 0; f < wideFilters; f += Float512.Count)
                     {
-                        for (; g + Float512.Count <= filters; g += Float512.Count)
-                        {
-                            TransformOutputPooled<Float512, Vector512<float>>(mTile + g, mStride, b is null ? null : b + g, relu, columns, g, target);
-                        }
+                        TransformOutputPooled<Float512, Vector512<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, f, target);
                     }
-                    for (; g < filters; g += Float256.Count)
+                    for (int f = wideFilters; f < filters; f += Float256.Count)
                     {
-                        TransformOutputPooled<Float256, Vector256<float>>(mTile + g, mStride, b is null ? null : b + g, relu, columns, g, target);
+                        TransformOutputPooled<Float256, Vector256<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, f, target);
                     }
                 }
             }
@@ -814,6 +805,7 @@ public static unsafe class Winograd
         // C is a multiple of 8, so C mod 6 is 0, 2 or 4: the channels go in rows of 6, then the last 8 or 4 in rows of 4
         // (rows of 6 alone would compute 36 rows for C = 32, 66 for 64).
         int sixRows = channels - (channels % RowTile == 2 ? 8 : channels % RowTile);
+        int wideChannels = WideEnd(channels), wideFilters = WideEnd(filters), widePanels = WidePanels(filters);
         fixed (float* inputPointer = input, dPrePointer = dPre, dUPointer = dU)
         {
             var walk = new TileWalk(geometry, inputPointer, dPrePointer, filters, zeros, zeros);
@@ -833,23 +825,19 @@ public static unsafe class Winograd
                     {
                         float** tileInput = inputCells + (nint)t * Points, tileOutput = outputCells + (nint)t * Tile * Tile;
                         float* vTile = v + (nint)t * channels, dmTile = dm + (nint)t * Panel;
-                        int c = 0, f = 0;
-                        if (Wide)
+                        for (int c = 0; c < wideChannels; c += Float512.Count)
                         {
-                            for (; c + Float512.Count <= channels; c += Float512.Count)
-                            {
-                                TransformInputRow<Float512, Vector512<float>>(tileInput, row, c, vTile, vPoint);
-                            }
-                            for (; f + Float512.Count <= filters; f += Float512.Count)
-                            {
-                                TransformGradientRow<Float512, Vector512<float>>(tileOutput, row, f, filters, dmTile, count);
-                            }
+                            TransformInputRow<Float512, Vector512<float>>(tileInput, row, c, vTile, vPoint);
                         }
-                        for (; c < channels; c += Float256.Count)
+                        for (int c = wideChannels; c < channels; c += Float256.Count)
                         {
                             TransformInputRow<Float256, Vector256<float>>(tileInput, row, c, vTile, vPoint);
                         }
-                        for (; f < filters; f += Float256.Count)
+                        for (int f = 0; f < wideFilters; f += Float512.Count)
+                        {
+                            TransformGradientRow<Float512, Vector512<float>>(tileOutput, row, f, filters, dmTile, count);
+                        }
+                        for (int f = wideFilters; f < filters; f += Float256.Count)
                         {
                             TransformGradientRow<Float256, Vector256<float>>(tileOutput, row, f, filters, dmTile, count);
                         }
@@ -857,40 +845,40 @@ public static unsafe class Winograd
                     for (int k = 0; k < Side; k++)
                     {
                         float* dU0 = dUPointer + (nint)(Side * row + k) * filters; // dU[C][36][F]: rows of a point 36·F apart
-                        int panel = 0;
-                        if (Wide)
+                        for (int panel = 0; panel < filters; )
                         {
-                            // Two panels at a time, one 512-bit vector each: the same chains as two 16-filter tiles.
-                            for (; panel + 2 * Panel <= filters; panel += 2 * Panel)
-                            {
-                                float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16], the next panel 16·count further
-                                int c = 0;
-                                for (; c < sixRows; c += RowTile)
-                                {
-                                    ProductTile6x32(v + k * vPoint + c, channels, count, RowTile, dmPanel, (nint)Panel * count,
-                                        dU0 + (nint)c * Points * filters + panel, (nint)Points * filters, fromZero);
-                                }
-                                for (; c < channels; c += 4)
-                                {
-                                    ProductTile4x32(v + k * vPoint + c, channels, count, dmPanel, (nint)Panel * count,
-                                        dU0 + (nint)c * Points * filters + panel, (nint)Points * filters, fromZero);
-                                }
-                            }
-                        }
-                        for (; panel < filters; panel += Panel)
-                        {
-                            float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16]
+                            // Two panels at a time with 512-bit vectors (one vector each), one with 256-bit ones: the same chains.
+                            bool wide = panel < widePanels;
+                            int width = wide ? 2 * Panel : Panel;
+                            float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16], the next panel 16·count further
+                            float* dUPanel = dU0 + panel;
+                            nint dUStride = (nint)Points * filters;
                             int c = 0;
                             for (; c < sixRows; c += RowTile)
                             {
-                                ProductTile6x16(v + k * vPoint + c, channels, count, RowTile, dmPanel,
-                                    dU0 + (nint)c * Points * filters + panel, (nint)Points * filters, fromZero);
+                                float* vRows = v + k * vPoint + c, dURows = dUPanel + c * dUStride;
+                                if (wide)
+                                {
+                                    ProductTile<Float512, Vector512<float>>(vRows, channels, count, RowTile, dmPanel, (nint)Panel * count, dURows, dUStride, fromZero);
+                                }
+                                else
+                                {
+                                    ProductTile<Float256, Vector256<float>>(vRows, channels, count, RowTile, dmPanel, Float256.Count, dURows, dUStride, fromZero);
+                                }
                             }
                             for (; c < channels; c += 4)
                             {
-                                ProductTile4x16(v + k * vPoint + c, channels, count, dmPanel, dU0 + (nint)c * Points * filters + panel,
-                                    (nint)Points * filters, fromZero);
+                                float* vRows = v + k * vPoint + c, dURows = dUPanel + c * dUStride;
+                                if (wide)
+                                {
+                                    ProductTile4<Float512, Vector512<float>>(vRows, channels, count, dmPanel, (nint)Panel * count, dURows, dUStride, fromZero);
+                                }
+                                else
+                                {
+                                    ProductTile4<Float256, Vector256<float>>(vRows, channels, count, dmPanel, Float256.Count, dURows, dUStride, fromZero);
+                                }
                             }
+                            panel += width;
                         }
                     }
                 }
@@ -1137,66 +1125,77 @@ public static unsafe class Winograd
     }
 
     /// <summary>
-    /// m rows t..t+5 x all F = v rows t..t+5 [C] · U[point] (panels of 16 filters, [F / 16][C][16]): a 6x16 tile of
-    /// 12 accumulators per panel, the 6 rows of v staying in L1 across the panels; rows past <paramref name="rows"/>
-    /// repeat the last (computed, not stored). Each value one fused multiply-add chain over the channels in order, from zero.
+    /// m rows t..t+5 x filters [<paramref name="first"/>, <paramref name="end"/>) = v rows t..t+5 [C] · U[point] (panels of
+    /// 16 filters, [F / 16][C][16]), two vectors of filters at a time (a panel of 16 with 256-bit vectors, two panels with
+    /// 512-bit ones): a tile of 12 accumulators, the 6 rows of v staying in L1 across the panels; rows past
+    /// <paramref name="rows"/> repeat the last (computed, not stored). Each value one fused multiply-add chain over the
+    /// channels in order, from zero, whatever the width.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductRows(float* v, int rows, float* u, int channels, int filters, float* m)
+    private static void ProductRows<TV, T>(float* v, int rows, float* u, int channels, int filters, float* m, int first, int end)
+        where TV : IFloatVector<T> where T : struct
     {
+        int lanes = TV.Count;
         nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
         nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
-        for (int panel = 0; panel < filters; panel += Panel, m += Panel)
+        nint second = lanes < Panel ? lanes : (nint)channels * Panel; // the second vector: the panel's other half, or the next panel
+        for (int group = first; group < end; group += 2 * lanes)
         {
-            Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
-            Vector256<float> a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
-            float* x = v;
-            for (int c = 0; c < channels; c++, u += Panel, x++)
+            T a00 = TV.Zero, a01 = TV.Zero, a10 = TV.Zero, a11 = TV.Zero, a20 = TV.Zero, a21 = TV.Zero;
+            T a30 = TV.Zero, a31 = TV.Zero, a40 = TV.Zero, a41 = TV.Zero, a50 = TV.Zero, a51 = TV.Zero;
+            float* x = v, k = u + (nint)group * channels; // panel group / 16 starts 16·C·(group / 16) floats in
+            for (int c = 0; c < channels; c++, k += Panel, x++)
             {
-                Vector256<float> k0 = Vector256.Load(u), k1 = Vector256.Load(u + 8);
-                Vector256<float> b = Vector256.Create(x[0]);
-                a00 = Vector256.FusedMultiplyAdd(b, k0, a00); a01 = Vector256.FusedMultiplyAdd(b, k1, a01);
-                b = Vector256.Create(x[c1]);
-                a10 = Vector256.FusedMultiplyAdd(b, k0, a10); a11 = Vector256.FusedMultiplyAdd(b, k1, a11);
-                b = Vector256.Create(x[c2]);
-                a20 = Vector256.FusedMultiplyAdd(b, k0, a20); a21 = Vector256.FusedMultiplyAdd(b, k1, a21);
-                b = Vector256.Create(x[c3]);
-                a30 = Vector256.FusedMultiplyAdd(b, k0, a30); a31 = Vector256.FusedMultiplyAdd(b, k1, a31);
-                b = Vector256.Create(x[c4]);
-                a40 = Vector256.FusedMultiplyAdd(b, k0, a40); a41 = Vector256.FusedMultiplyAdd(b, k1, a41);
-                b = Vector256.Create(x[c5]);
-                a50 = Vector256.FusedMultiplyAdd(b, k0, a50); a51 = Vector256.FusedMultiplyAdd(b, k1, a51);
+                T k0 = TV.Load(k), k1 = TV.Load(k + second);
+                T b = TV.Create(x[0]);
+                a00 = TV.FusedMultiplyAdd(b, k0, a00); a01 = TV.FusedMultiplyAdd(b, k1, a01);
+                b = TV.Create(x[c1]);
+                a10 = TV.FusedMultiplyAdd(b, k0, a10); a11 = TV.FusedMultiplyAdd(b, k1, a11);
+                b = TV.Create(x[c2]);
+                a20 = TV.FusedMultiplyAdd(b, k0, a20); a21 = TV.FusedMultiplyAdd(b, k1, a21);
+                b = TV.Create(x[c3]);
+                a30 = TV.FusedMultiplyAdd(b, k0, a30); a31 = TV.FusedMultiplyAdd(b, k1, a31);
+                b = TV.Create(x[c4]);
+                a40 = TV.FusedMultiplyAdd(b, k0, a40); a41 = TV.FusedMultiplyAdd(b, k1, a41);
+                b = TV.Create(x[c5]);
+                a50 = TV.FusedMultiplyAdd(b, k0, a50); a51 = TV.FusedMultiplyAdd(b, k1, a51);
             }
-            a00.Store(m); a01.Store(m + 8);
-            if (rows > 1) { a10.Store(m + filters); a11.Store(m + filters + 8); }
-            if (rows > 2) { a20.Store(m + 2 * filters); a21.Store(m + 2 * filters + 8); }
-            if (rows > 3) { a30.Store(m + 3 * filters); a31.Store(m + 3 * filters + 8); }
-            if (rows > 4) { a40.Store(m + 4 * filters); a41.Store(m + 4 * filters + 8); }
-            if (rows > 5) { a50.Store(m + 5 * filters); a51.Store(m + 5 * filters + 8); }
+            float* row = m + group;
+            TV.Store(row, a00); TV.Store(row + lanes, a01);
+            if (rows > 1) { TV.Store(row + filters, a10); TV.Store(row + filters + lanes, a11); }
+            if (rows > 2) { TV.Store(row + 2 * filters, a20); TV.Store(row + 2 * filters + lanes, a21); }
+            if (rows > 3) { TV.Store(row + 3 * filters, a30); TV.Store(row + 3 * filters + lanes, a31); }
+            if (rows > 4) { TV.Store(row + 4 * filters, a40); TV.Store(row + 4 * filters + lanes, a41); }
+            if (rows > 5) { TV.Store(row + 5 * filters, a50); TV.Store(row + 5 * filters + lanes, a51); }
         }
     }
 
     /// <summary>
-    /// dU rows c..c+5 x 16 filters += Σ over <paramref name="count"/> tiles of v[t, c + i] · dm[t, 16]: v's rows
-    /// <paramref name="stride"/> floats apart, dm a panel (rows 16 floats apart); a partial tile computes
-    /// rows past <paramref name="rowCount"/> from its last row and stores only its own.
+    /// dU rows c..c+5 x two vectors of filters (16 filters with 256-bit vectors, 32 with 512-bit ones; the second vector
+    /// of dU <c>TV.Count</c> floats after the first) += Σ over <paramref name="count"/> tiles of v[t, c + i] · dm[t, ..]:
+    /// v's rows <paramref name="stride"/> floats apart, dm's rows 16 floats apart, its second vector
+    /// <paramref name="dmSecond"/> floats after the first (the panel's other half, or the next panel); a partial tile
+    /// computes rows past <paramref name="rowCount"/> from its last row and stores only its own. Each value one chain,
+    /// tile after tile, from +0 (<paramref name="fromZero"/>) or from dU.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductTile6x16(float* v, nint stride, int count, int rowCount, float* dm, float* dU, nint dUStride, bool fromZero)
+    private static void ProductTile<TV, T>(float* v, nint stride, int count, int rowCount, float* dm, nint dmSecond, float* dU, nint dUStride, bool fromZero)
+        where TV : IFloatVector<T> where T : struct
     {
+        int lanes = TV.Count;
         nint o1 = Math.Min(1, rowCount - 1), o2 = Math.Min(2, rowCount - 1), o3 = Math.Min(3, rowCount - 1), o4 = Math.Min(4, rowCount - 1), o5 = Math.Min(5, rowCount - 1);
         float* k0p = dU, k1p = dU + o1 * dUStride, k2p = dU + o2 * dUStride, k3p = dU + o3 * dUStride, k4p = dU + o4 * dUStride, k5p = dU + o5 * dUStride;
-        Vector256<float> a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
+        T a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
         if (fromZero)
         {
             // The first addends of dU: the chains start from +0, as from a cleared dU.
-            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = Vector256<float>.Zero;
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = TV.Zero;
         }
         else
         {
-            a00 = Vector256.Load(k0p); a01 = Vector256.Load(k0p + 8); a10 = Vector256.Load(k1p); a11 = Vector256.Load(k1p + 8);
-            a20 = Vector256.Load(k2p); a21 = Vector256.Load(k2p + 8); a30 = Vector256.Load(k3p); a31 = Vector256.Load(k3p + 8);
-            a40 = Vector256.Load(k4p); a41 = Vector256.Load(k4p + 8); a50 = Vector256.Load(k5p); a51 = Vector256.Load(k5p + 8);
+            a00 = TV.Load(k0p); a01 = TV.Load(k0p + lanes); a10 = TV.Load(k1p); a11 = TV.Load(k1p + lanes);
+            a20 = TV.Load(k2p); a21 = TV.Load(k2p + lanes); a30 = TV.Load(k3p); a31 = TV.Load(k3p + lanes);
+            a40 = TV.Load(k4p); a41 = TV.Load(k4p + lanes); a50 = TV.Load(k5p); a51 = TV.Load(k5p + lanes);
         }
         // The next tile's rows of dU (6 rows further on; a prefetch never faults) are on their way while
         // this tile's chains run: without it each tile waited for its rows first (whole training step,
@@ -1207,208 +1206,65 @@ public static unsafe class Winograd
         float* w = v, d = dm;
         for (int t = 0; t < count; t++, w += stride, d += Panel)
         {
-            Vector256<float> d0 = Vector256.Load(d), d1 = Vector256.Load(d + 8);
-            Vector256<float> x = Vector256.Create(w[0]);
-            a00 = Vector256.FusedMultiplyAdd(x, d0, a00); a01 = Vector256.FusedMultiplyAdd(x, d1, a01);
-            x = Vector256.Create(w[o1]);
-            a10 = Vector256.FusedMultiplyAdd(x, d0, a10); a11 = Vector256.FusedMultiplyAdd(x, d1, a11);
-            x = Vector256.Create(w[o2]);
-            a20 = Vector256.FusedMultiplyAdd(x, d0, a20); a21 = Vector256.FusedMultiplyAdd(x, d1, a21);
-            x = Vector256.Create(w[o3]);
-            a30 = Vector256.FusedMultiplyAdd(x, d0, a30); a31 = Vector256.FusedMultiplyAdd(x, d1, a31);
-            x = Vector256.Create(w[o4]);
-            a40 = Vector256.FusedMultiplyAdd(x, d0, a40); a41 = Vector256.FusedMultiplyAdd(x, d1, a41);
-            x = Vector256.Create(w[o5]);
-            a50 = Vector256.FusedMultiplyAdd(x, d0, a50); a51 = Vector256.FusedMultiplyAdd(x, d1, a51);
+            T d0 = TV.Load(d), d1 = TV.Load(d + dmSecond);
+            T x = TV.Create(w[0]);
+            a00 = TV.FusedMultiplyAdd(x, d0, a00); a01 = TV.FusedMultiplyAdd(x, d1, a01);
+            x = TV.Create(w[o1]);
+            a10 = TV.FusedMultiplyAdd(x, d0, a10); a11 = TV.FusedMultiplyAdd(x, d1, a11);
+            x = TV.Create(w[o2]);
+            a20 = TV.FusedMultiplyAdd(x, d0, a20); a21 = TV.FusedMultiplyAdd(x, d1, a21);
+            x = TV.Create(w[o3]);
+            a30 = TV.FusedMultiplyAdd(x, d0, a30); a31 = TV.FusedMultiplyAdd(x, d1, a31);
+            x = TV.Create(w[o4]);
+            a40 = TV.FusedMultiplyAdd(x, d0, a40); a41 = TV.FusedMultiplyAdd(x, d1, a41);
+            x = TV.Create(w[o5]);
+            a50 = TV.FusedMultiplyAdd(x, d0, a50); a51 = TV.FusedMultiplyAdd(x, d1, a51);
         }
-        a00.Store(k0p); a01.Store(k0p + 8);
-        if (rowCount > 1) { a10.Store(k1p); a11.Store(k1p + 8); }
-        if (rowCount > 2) { a20.Store(k2p); a21.Store(k2p + 8); }
-        if (rowCount > 3) { a30.Store(k3p); a31.Store(k3p + 8); }
-        if (rowCount > 4) { a40.Store(k4p); a41.Store(k4p + 8); }
-        if (rowCount > 5) { a50.Store(k5p); a51.Store(k5p + 8); }
+        TV.Store(k0p, a00); TV.Store(k0p + lanes, a01);
+        if (rowCount > 1) { TV.Store(k1p, a10); TV.Store(k1p + lanes, a11); }
+        if (rowCount > 2) { TV.Store(k2p, a20); TV.Store(k2p + lanes, a21); }
+        if (rowCount > 3) { TV.Store(k3p, a30); TV.Store(k3p + lanes, a31); }
+        if (rowCount > 4) { TV.Store(k4p, a40); TV.Store(k4p + lanes, a41); }
+        if (rowCount > 5) { TV.Store(k5p, a50); TV.Store(k5p + lanes, a51); }
     }
 
     /// <summary>
-    /// <see cref="ProductTile6x16"/> for 4 rows of dU (c..c+3) x 16 filters: 8 accumulators, for the channels a row of 6 would
+    /// <see cref="ProductTile{TV, T}"/> for 4 rows of dU (c..c+3): 8 accumulators, for the channels a row of 6 would
     /// overrun. Each value the same chain as there.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductTile4x16(float* v, nint stride, int count, float* dm, float* dU, nint dUStride, bool fromZero)
+    private static void ProductTile4<TV, T>(float* v, nint stride, int count, float* dm, nint dmSecond, float* dU, nint dUStride, bool fromZero)
+        where TV : IFloatVector<T> where T : struct
     {
+        int lanes = TV.Count;
         float* k0p = dU, k1p = dU + dUStride, k2p = dU + 2 * dUStride, k3p = dU + 3 * dUStride;
-        Vector256<float> a00, a01, a10, a11, a20, a21, a30, a31;
+        T a00, a01, a10, a11, a20, a21, a30, a31;
         if (fromZero)
         {
-            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = Vector256<float>.Zero;
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = TV.Zero;
         }
         else
         {
-            a00 = Vector256.Load(k0p); a01 = Vector256.Load(k0p + 8); a10 = Vector256.Load(k1p); a11 = Vector256.Load(k1p + 8);
-            a20 = Vector256.Load(k2p); a21 = Vector256.Load(k2p + 8); a30 = Vector256.Load(k3p); a31 = Vector256.Load(k3p + 8);
+            a00 = TV.Load(k0p); a01 = TV.Load(k0p + lanes); a10 = TV.Load(k1p); a11 = TV.Load(k1p + lanes);
+            a20 = TV.Load(k2p); a21 = TV.Load(k2p + lanes); a30 = TV.Load(k3p); a31 = TV.Load(k3p + lanes);
         }
-        float* next = dU + 4 * dUStride; // the next rows of dU, as in ProductTile6x16
+        float* next = dU + 4 * dUStride; // the next rows of dU, as in ProductTile
         Sse.Prefetch0(next); Sse.Prefetch0(next + dUStride); Sse.Prefetch0(next + 2 * dUStride); Sse.Prefetch0(next + 3 * dUStride);
         float* w = v, d = dm;
         for (int t = 0; t < count; t++, w += stride, d += Panel)
         {
-            Vector256<float> d0 = Vector256.Load(d), d1 = Vector256.Load(d + 8);
-            Vector256<float> x = Vector256.Create(w[0]);
-            a00 = Vector256.FusedMultiplyAdd(x, d0, a00); a01 = Vector256.FusedMultiplyAdd(x, d1, a01);
-            x = Vector256.Create(w[1]);
-            a10 = Vector256.FusedMultiplyAdd(x, d0, a10); a11 = Vector256.FusedMultiplyAdd(x, d1, a11);
-            x = Vector256.Create(w[2]);
-            a20 = Vector256.FusedMultiplyAdd(x, d0, a20); a21 = Vector256.FusedMultiplyAdd(x, d1, a21);
-            x = Vector256.Create(w[3]);
-            a30 = Vector256.FusedMultiplyAdd(x, d0, a30); a31 = Vector256.FusedMultiplyAdd(x, d1, a31);
+            T d0 = TV.Load(d), d1 = TV.Load(d + dmSecond);
+            T x = TV.Create(w[0]);
+            a00 = TV.FusedMultiplyAdd(x, d0, a00); a01 = TV.FusedMultiplyAdd(x, d1, a01);
+            x = TV.Create(w[1]);
+            a10 = TV.FusedMultiplyAdd(x, d0, a10); a11 = TV.FusedMultiplyAdd(x, d1, a11);
+            x = TV.Create(w[2]);
+            a20 = TV.FusedMultiplyAdd(x, d0, a20); a21 = TV.FusedMultiplyAdd(x, d1, a21);
+            x = TV.Create(w[3]);
+            a30 = TV.FusedMultiplyAdd(x, d0, a30); a31 = TV.FusedMultiplyAdd(x, d1, a31);
         }
-        a00.Store(k0p); a01.Store(k0p + 8); a10.Store(k1p); a11.Store(k1p + 8);
-        a20.Store(k2p); a21.Store(k2p + 8); a30.Store(k3p); a31.Store(k3p + 8);
-    }
-
-    /// <summary>
-    /// <see cref="ProductRows"/> with 512-bit vectors: m rows t..t+5 x all F, two panels (32 filters) at a time in a 6x32
-    /// tile of 12 accumulators, then a last odd panel in a 6x16 tile. Each value the same chain as there.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductRows512(float* v, int rows, float* u, int channels, int filters, float* m)
-    {
-        nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
-        nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
-        nint panelLength = (nint)channels * Panel;
-        int panel = 0;
-        for (; panel + 2 * Panel <= filters; panel += 2 * Panel, m += 2 * Panel, u += 2 * panelLength)
-        {
-            Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
-            Vector512<float> a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
-            float* x = v, k = u;
-            for (int c = 0; c < channels; c++, k += Panel, x++)
-            {
-                Vector512<float> k0 = Vector512.Load(k), k1 = Vector512.Load(k + panelLength);
-                Vector512<float> b = Vector512.Create(x[0]);
-                a00 = Vector512.FusedMultiplyAdd(b, k0, a00); a01 = Vector512.FusedMultiplyAdd(b, k1, a01);
-                b = Vector512.Create(x[c1]);
-                a10 = Vector512.FusedMultiplyAdd(b, k0, a10); a11 = Vector512.FusedMultiplyAdd(b, k1, a11);
-                b = Vector512.Create(x[c2]);
-                a20 = Vector512.FusedMultiplyAdd(b, k0, a20); a21 = Vector512.FusedMultiplyAdd(b, k1, a21);
-                b = Vector512.Create(x[c3]);
-                a30 = Vector512.FusedMultiplyAdd(b, k0, a30); a31 = Vector512.FusedMultiplyAdd(b, k1, a31);
-                b = Vector512.Create(x[c4]);
-                a40 = Vector512.FusedMultiplyAdd(b, k0, a40); a41 = Vector512.FusedMultiplyAdd(b, k1, a41);
-                b = Vector512.Create(x[c5]);
-                a50 = Vector512.FusedMultiplyAdd(b, k0, a50); a51 = Vector512.FusedMultiplyAdd(b, k1, a51);
-            }
-            a00.Store(m); a01.Store(m + Panel);
-            if (rows > 1) { a10.Store(m + filters); a11.Store(m + filters + Panel); }
-            if (rows > 2) { a20.Store(m + 2 * filters); a21.Store(m + 2 * filters + Panel); }
-            if (rows > 3) { a30.Store(m + 3 * filters); a31.Store(m + 3 * filters + Panel); }
-            if (rows > 4) { a40.Store(m + 4 * filters); a41.Store(m + 4 * filters + Panel); }
-            if (rows > 5) { a50.Store(m + 5 * filters); a51.Store(m + 5 * filters + Panel); }
-        }
-        if (panel < filters)
-        {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
-            float* x = v, k = u;
-            for (int c = 0; c < channels; c++, k += Panel, x++)
-            {
-                Vector512<float> k0 = Vector512.Load(k);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(x[0]), k0, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c1]), k0, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c2]), k0, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c3]), k0, a3);
-                a4 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c4]), k0, a4);
-                a5 = Vector512.FusedMultiplyAdd(Vector512.Create(x[c5]), k0, a5);
-            }
-            a0.Store(m);
-            if (rows > 1) { a1.Store(m + filters); }
-            if (rows > 2) { a2.Store(m + 2 * filters); }
-            if (rows > 3) { a3.Store(m + 3 * filters); }
-            if (rows > 4) { a4.Store(m + 4 * filters); }
-            if (rows > 5) { a5.Store(m + 5 * filters); }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="ProductTile6x16"/> with 512-bit vectors over two panels: dU rows c..c+5 x 32 filters += Σ over
-    /// <paramref name="count"/> tiles of v[t, c + i] · dm[t, 32], the second panel of dm <paramref name="dmPanelStride"/>
-    /// floats after the first. Each value the same chain as there.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductTile6x32(float* v, nint stride, int count, int rowCount, float* dm, nint dmPanelStride, float* dU, nint dUStride, bool fromZero)
-    {
-        nint o1 = Math.Min(1, rowCount - 1), o2 = Math.Min(2, rowCount - 1), o3 = Math.Min(3, rowCount - 1), o4 = Math.Min(4, rowCount - 1), o5 = Math.Min(5, rowCount - 1);
-        float* k0p = dU, k1p = dU + o1 * dUStride, k2p = dU + o2 * dUStride, k3p = dU + o3 * dUStride, k4p = dU + o4 * dUStride, k5p = dU + o5 * dUStride;
-        Vector512<float> a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
-        if (fromZero)
-        {
-            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = Vector512<float>.Zero;
-        }
-        else
-        {
-            a00 = Vector512.Load(k0p); a01 = Vector512.Load(k0p + Panel); a10 = Vector512.Load(k1p); a11 = Vector512.Load(k1p + Panel);
-            a20 = Vector512.Load(k2p); a21 = Vector512.Load(k2p + Panel); a30 = Vector512.Load(k3p); a31 = Vector512.Load(k3p + Panel);
-            a40 = Vector512.Load(k4p); a41 = Vector512.Load(k4p + Panel); a50 = Vector512.Load(k5p); a51 = Vector512.Load(k5p + Panel);
-        }
-        float* next = dU + 6 * dUStride; // the next rows of dU, as in ProductTile6x16
-        Sse.Prefetch0(next); Sse.Prefetch0(next + dUStride); Sse.Prefetch0(next + 2 * dUStride);
-        Sse.Prefetch0(next + 3 * dUStride); Sse.Prefetch0(next + 4 * dUStride); Sse.Prefetch0(next + 5 * dUStride);
-        float* w = v, d = dm;
-        for (int t = 0; t < count; t++, w += stride, d += Panel)
-        {
-            Vector512<float> d0 = Vector512.Load(d), d1 = Vector512.Load(d + dmPanelStride);
-            Vector512<float> x = Vector512.Create(w[0]);
-            a00 = Vector512.FusedMultiplyAdd(x, d0, a00); a01 = Vector512.FusedMultiplyAdd(x, d1, a01);
-            x = Vector512.Create(w[o1]);
-            a10 = Vector512.FusedMultiplyAdd(x, d0, a10); a11 = Vector512.FusedMultiplyAdd(x, d1, a11);
-            x = Vector512.Create(w[o2]);
-            a20 = Vector512.FusedMultiplyAdd(x, d0, a20); a21 = Vector512.FusedMultiplyAdd(x, d1, a21);
-            x = Vector512.Create(w[o3]);
-            a30 = Vector512.FusedMultiplyAdd(x, d0, a30); a31 = Vector512.FusedMultiplyAdd(x, d1, a31);
-            x = Vector512.Create(w[o4]);
-            a40 = Vector512.FusedMultiplyAdd(x, d0, a40); a41 = Vector512.FusedMultiplyAdd(x, d1, a41);
-            x = Vector512.Create(w[o5]);
-            a50 = Vector512.FusedMultiplyAdd(x, d0, a50); a51 = Vector512.FusedMultiplyAdd(x, d1, a51);
-        }
-        a00.Store(k0p); a01.Store(k0p + Panel);
-        if (rowCount > 1) { a10.Store(k1p); a11.Store(k1p + Panel); }
-        if (rowCount > 2) { a20.Store(k2p); a21.Store(k2p + Panel); }
-        if (rowCount > 3) { a30.Store(k3p); a31.Store(k3p + Panel); }
-        if (rowCount > 4) { a40.Store(k4p); a41.Store(k4p + Panel); }
-        if (rowCount > 5) { a50.Store(k5p); a51.Store(k5p + Panel); }
-    }
-
-    /// <summary><see cref="ProductTile6x32"/> for 4 rows of dU (c..c+3): 8 accumulators. Each value the same chain as there.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductTile4x32(float* v, nint stride, int count, float* dm, nint dmPanelStride, float* dU, nint dUStride, bool fromZero)
-    {
-        float* k0p = dU, k1p = dU + dUStride, k2p = dU + 2 * dUStride, k3p = dU + 3 * dUStride;
-        Vector512<float> a00, a01, a10, a11, a20, a21, a30, a31;
-        if (fromZero)
-        {
-            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = Vector512<float>.Zero;
-        }
-        else
-        {
-            a00 = Vector512.Load(k0p); a01 = Vector512.Load(k0p + Panel); a10 = Vector512.Load(k1p); a11 = Vector512.Load(k1p + Panel);
-            a20 = Vector512.Load(k2p); a21 = Vector512.Load(k2p + Panel); a30 = Vector512.Load(k3p); a31 = Vector512.Load(k3p + Panel);
-        }
-        float* next = dU + 4 * dUStride;
-        Sse.Prefetch0(next); Sse.Prefetch0(next + dUStride); Sse.Prefetch0(next + 2 * dUStride); Sse.Prefetch0(next + 3 * dUStride);
-        float* w = v, d = dm;
-        for (int t = 0; t < count; t++, w += stride, d += Panel)
-        {
-            Vector512<float> d0 = Vector512.Load(d), d1 = Vector512.Load(d + dmPanelStride);
-            Vector512<float> x = Vector512.Create(w[0]);
-            a00 = Vector512.FusedMultiplyAdd(x, d0, a00); a01 = Vector512.FusedMultiplyAdd(x, d1, a01);
-            x = Vector512.Create(w[1]);
-            a10 = Vector512.FusedMultiplyAdd(x, d0, a10); a11 = Vector512.FusedMultiplyAdd(x, d1, a11);
-            x = Vector512.Create(w[2]);
-            a20 = Vector512.FusedMultiplyAdd(x, d0, a20); a21 = Vector512.FusedMultiplyAdd(x, d1, a21);
-            x = Vector512.Create(w[3]);
-            a30 = Vector512.FusedMultiplyAdd(x, d0, a30); a31 = Vector512.FusedMultiplyAdd(x, d1, a31);
-        }
-        a00.Store(k0p); a01.Store(k0p + Panel); a10.Store(k1p); a11.Store(k1p + Panel);
-        a20.Store(k2p); a21.Store(k2p + Panel); a30.Store(k3p); a31.Store(k3p + Panel);
+        TV.Store(k0p, a00); TV.Store(k0p + lanes, a01); TV.Store(k1p, a10); TV.Store(k1p + lanes, a11);
+        TV.Store(k2p, a20); TV.Store(k2p + lanes, a21); TV.Store(k3p, a30); TV.Store(k3p + lanes, a31);
     }
 
     /// <summary>
