@@ -58,8 +58,8 @@ public static unsafe class Winograd
     private const int RowTile = 6;
 
     /// <summary>
-    /// Whether the product kernels run 512-bit vectors (two 16-filter panels per tile, one vector each). Every value is
-    /// the same chain at either width, so the bits do not depend on it.
+    /// Whether the kernels run 512-bit vectors (the transforms while 16 channels remain, the product tiles over two 16-filter
+    /// panels, one vector each). Every value is the same chain at either width, so the bits do not depend on it.
     /// </summary>
     private static bool Wide => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
@@ -845,41 +845,9 @@ public static unsafe class Winograd
                     for (int k = 0; k < Side; k++)
                     {
                         float* dU0 = dUPointer + (nint)(Side * row + k) * filters; // dU[C][36][F]: rows of a point 36·F apart
-                        for (int panel = 0; panel < filters; )
-                        {
-                            // Two panels at a time with 512-bit vectors (one vector each), one with 256-bit ones: the same chains.
-                            bool wide = panel < widePanels;
-                            int width = wide ? 2 * Panel : Panel;
-                            float* dmPanel = dm + k * dmPoint + (nint)panel * count; // [count][16], the next panel 16·count further
-                            float* dUPanel = dU0 + panel;
-                            nint dUStride = (nint)Points * filters;
-                            int c = 0;
-                            for (; c < sixRows; c += RowTile)
-                            {
-                                float* vRows = v + k * vPoint + c, dURows = dUPanel + c * dUStride;
-                                if (wide)
-                                {
-                                    ProductTile<Float512, Vector512<float>>(vRows, channels, count, RowTile, dmPanel, (nint)Panel * count, dURows, dUStride, fromZero);
-                                }
-                                else
-                                {
-                                    ProductTile<Float256, Vector256<float>>(vRows, channels, count, RowTile, dmPanel, Float256.Count, dURows, dUStride, fromZero);
-                                }
-                            }
-                            for (; c < channels; c += 4)
-                            {
-                                float* vRows = v + k * vPoint + c, dURows = dUPanel + c * dUStride;
-                                if (wide)
-                                {
-                                    ProductTile4<Float512, Vector512<float>>(vRows, channels, count, dmPanel, (nint)Panel * count, dURows, dUStride, fromZero);
-                                }
-                                else
-                                {
-                                    ProductTile4<Float256, Vector256<float>>(vRows, channels, count, dmPanel, Float256.Count, dURows, dUStride, fromZero);
-                                }
-                            }
-                            panel += width;
-                        }
+                        float* vPointRows = v + k * vPoint, dmPointPanels = dm + k * dmPoint;
+                        ProductPoint<Float512, Vector512<float>>(vPointRows, channels, sixRows, count, dmPointPanels, dU0, filters, 0, widePanels, fromZero);
+                        ProductPoint<Float256, Vector256<float>>(vPointRows, channels, sixRows, count, dmPointPanels, dU0, filters, widePanels, filters, fromZero);
                     }
                 }
             }
@@ -1125,6 +1093,14 @@ public static unsafe class Winograd
     }
 
     /// <summary>
+    /// Floats from a tile's first vector of filters to its second in a panel layout of <paramref name="rows"/> rows of 16:
+    /// the panel's other half with 256-bit vectors, the next panel (16·rows floats on) with 512-bit ones.
+    /// </summary>
+    private static nint SecondVector<TV, T>(int rows)
+        where TV : IFloatVector<T> where T : struct =>
+        TV.Count < Panel ? TV.Count : (nint)rows * Panel;
+
+    /// <summary>
     /// m rows t..t+5 x filters [<paramref name="first"/>, <paramref name="end"/>) = v rows t..t+5 [C] · U[point] (panels of
     /// 16 filters, [F / 16][C][16]), two vectors of filters at a time (a panel of 16 with 256-bit vectors, two panels with
     /// 512-bit ones): a tile of 12 accumulators, the 6 rows of v staying in L1 across the panels; rows past
@@ -1138,7 +1114,7 @@ public static unsafe class Winograd
         int lanes = TV.Count;
         nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
         nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
-        nint second = lanes < Panel ? lanes : (nint)channels * Panel; // the second vector: the panel's other half, or the next panel
+        nint second = SecondVector<TV, T>(channels);
         for (int group = first; group < end; group += 2 * lanes)
         {
             T a00 = TV.Zero, a01 = TV.Zero, a10 = TV.Zero, a11 = TV.Zero, a20 = TV.Zero, a21 = TV.Zero;
@@ -1171,18 +1147,44 @@ public static unsafe class Winograd
     }
 
     /// <summary>
+    /// dU[C][point][first..end) += Σ over <paramref name="count"/> tiles of V[point][t, c] · dM[point][t, f] for one point:
+    /// v its rows [count][C], dm its panels [F / 16][count][16], dU0 its row of dU for channel 0 (the channels 36·F
+    /// apart); two vectors of filters at a time, the channels in rows of 6 up to <paramref name="sixRows"/>, then of 4.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ProductPoint<TV, T>(float* v, int channels, int sixRows, int count, float* dm, float* dU0, int filters, int first, int end, bool fromZero)
+        where TV : IFloatVector<T> where T : struct
+    {
+        nint dUStride = (nint)Points * filters;
+        for (int group = first; group < end; group += 2 * TV.Count)
+        {
+            float* dmPanel = dm + (nint)group * count, dUPanel = dU0 + group;
+            int c = 0;
+            for (; c < sixRows; c += RowTile)
+            {
+                ProductTile<TV, T>(v + c, channels, count, RowTile, dmPanel, dUPanel + c * dUStride, dUStride, fromZero);
+            }
+            for (; c < channels; c += 4)
+            {
+                ProductTile4<TV, T>(v + c, channels, count, dmPanel, dUPanel + c * dUStride, dUStride, fromZero);
+            }
+        }
+    }
+
+    /// <summary>
     /// dU rows c..c+5 x two vectors of filters (16 filters with 256-bit vectors, 32 with 512-bit ones; the second vector
     /// of dU <c>TV.Count</c> floats after the first) += Σ over <paramref name="count"/> tiles of v[t, c + i] · dm[t, ..]:
-    /// v's rows <paramref name="stride"/> floats apart, dm's rows 16 floats apart, its second vector
-    /// <paramref name="dmSecond"/> floats after the first (the panel's other half, or the next panel); a partial tile
+    /// v's rows <paramref name="stride"/> floats apart, dm's rows 16 floats apart, its second vector after the first as
+    /// <see cref="SecondVector{TV, T}"/> says (the panel's other half, or the next panel); a partial tile
     /// computes rows past <paramref name="rowCount"/> from its last row and stores only its own. Each value one chain,
     /// tile after tile, from +0 (<paramref name="fromZero"/>) or from dU.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductTile<TV, T>(float* v, nint stride, int count, int rowCount, float* dm, nint dmSecond, float* dU, nint dUStride, bool fromZero)
+    private static void ProductTile<TV, T>(float* v, nint stride, int count, int rowCount, float* dm, float* dU, nint dUStride, bool fromZero)
         where TV : IFloatVector<T> where T : struct
     {
         int lanes = TV.Count;
+        nint dmSecond = SecondVector<TV, T>(count);
         nint o1 = Math.Min(1, rowCount - 1), o2 = Math.Min(2, rowCount - 1), o3 = Math.Min(3, rowCount - 1), o4 = Math.Min(4, rowCount - 1), o5 = Math.Min(5, rowCount - 1);
         float* k0p = dU, k1p = dU + o1 * dUStride, k2p = dU + o2 * dUStride, k3p = dU + o3 * dUStride, k4p = dU + o4 * dUStride, k5p = dU + o5 * dUStride;
         T a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
@@ -1233,10 +1235,11 @@ public static unsafe class Winograd
     /// overrun. Each value the same chain as there.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ProductTile4<TV, T>(float* v, nint stride, int count, float* dm, nint dmSecond, float* dU, nint dUStride, bool fromZero)
+    private static void ProductTile4<TV, T>(float* v, nint stride, int count, float* dm, float* dU, nint dUStride, bool fromZero)
         where TV : IFloatVector<T> where T : struct
     {
         int lanes = TV.Count;
+        nint dmSecond = SecondVector<TV, T>(count);
         float* k0p = dU, k1p = dU + dUStride, k2p = dU + 2 * dUStride, k3p = dU + 3 * dUStride;
         T a00, a01, a10, a11, a20, a21, a30, a31;
         if (fromZero)
