@@ -394,6 +394,10 @@ public static unsafe class Winograd
             for (int first = 0; first < tiles; first += BlockTiles)
             {
                 int count = Math.Min(BlockTiles, tiles - first);
+                if (pooledPointer is not null)
+                {
+                    PrefetchPooled(walk, first, count, geometry, pool, filters, pooledPointer, argmaxPointer);
+                }
                 for (int t = 0; t < count; t++)
                 {
                     walk.InputCells(first + t, inputCells);
@@ -445,6 +449,37 @@ public static unsafe class Winograd
                     for (int f = wideFilters; f < filters; f += Float256.Count)
                     {
                         TransformOutputPooled<Float256, Vector256<float>>(mTile + f, mStride, b is null ? null : b + f, relu, columns, f, target);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Asks for the lines of the pooled values and winners that tiles [first, first + count) will write, before the
+    /// block's products: they are in memory (written once per step), and the products take long enough to hide that.
+    /// </summary>
+    private static void PrefetchPooled(in TileWalk walk, int first, int count, in ConvGeometry geometry, in ConvGeometry pool, int filters,
+        float* pooledPointer, int* argmaxPointer)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+        nint pooledLength = (nint)pool.OutputPixels * filters;
+        for (int t = 0; t < count; t++)
+        {
+            var (n, y, x) = walk.Locate(first + t);
+            int windows = x + 2 < geometry.OutputWidth ? 2 : 1;
+            for (int r = 0; r < Tile && y + r < geometry.OutputHeight; r += 2)
+            {
+                nint window = n * pooledLength + ((nint)(y + r) / 2 * pool.OutputWidth + x / 2) * filters;
+                for (int line = 0; line < windows * filters; line += 16)
+                {
+                    Sse.Prefetch0(pooledPointer + window + line);
+                    if (argmaxPointer is not null)
+                    {
+                        Sse.Prefetch0(argmaxPointer + window + line);
                     }
                 }
             }
