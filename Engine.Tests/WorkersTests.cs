@@ -82,34 +82,90 @@ public class WorkersTests
     [TestCase(8, 2, 60)]
     [TestCase(7, 2, 100)]
     [TestCase(8, 3, 100)]
-    public void OwnChunksGoBackAndForthSoThatAlternatingSizesBalance(int chunks, int workers, int examples)
+    public void OwnedChunksAreRunsThatPartitionTheChunksEvenly(int chunks, int workers, int examples)
     {
-        // Each worker's own chunks, round by round, partition the chunks, and no worker's share exceeds another's by more
-        // than one chunk; with two workers and sizes that alternate (100 examples in 8 chunks: 12, 13, 12, ...) the
-        // shares are equal.
+        // Each worker owns a run of consecutive chunks; the runs partition the chunks, no worker owns more than one chunk
+        // more than another, and with two workers and 100 examples in 8 chunks (12, 13, 12, ...) the shares are equal.
         int Size(int chunk) => (int)((long)examples * (chunk + 1) / chunks) - (int)((long)examples * chunk / chunks);
-        var owned = new List<int>[workers];
-        for (int worker = 0; worker < workers; worker++)
+        var owned = Enumerable.Range(0, workers)
+            .Select(worker => Enumerable.Range(Workers.ShareStart(worker, workers, chunks),
+                Workers.ShareStart(worker + 1, workers, chunks) - Workers.ShareStart(worker, workers, chunks)).ToList())
+            .ToArray();
+        Assert.That(owned.SelectMany(c => c), Is.EqualTo(Enumerable.Range(0, chunks)), "every chunk owned once, in order");
+        int[] counts = owned.Select(c => c.Count).ToArray();
+        Assert.That(counts.Max() - counts.Min(), Is.LessThanOrEqualTo(1), $"chunks per worker {string.Join(", ", counts)}");
+        if (chunks == 8 && workers == 2 && examples == 100)
         {
-            owned[worker] = [];
-            for (int round = 0; round * workers < chunks; round++)
+            Assert.That(owned[0], Is.EqualTo(new[] { 0, 1, 2, 3 }));
+            Assert.That(owned.Select(c => c.Sum(Size)), Is.EqualTo(new[] { 50, 50 }), "alternating sizes split evenly");
+        }
+    }
+
+    [TestCase(1, 100, 6)]
+    [TestCase(2, 100, 6)]
+    [TestCase(2, 7, 1)]
+    [TestCase(3, 100, 4)]
+    [TestCase(4, 3, 2)]
+    [TestCase(2, 1, 5)]
+    [TestCase(2, 0, 5)]
+    public void RangesCoverEveryItemOnceWithinTheGrain(int threads, int items, int grain)
+    {
+        // Bodies that take uneven time (so that workers steal from each other): every item in exactly one range, no
+        // range empty, loop after loop; on several threads no range longer than the grain, on one the whole loop at once.
+        var workers = new Workers(threads);
+        int[] hits = new int[items];
+        int tooLong = 0, empty = 0, ranges = 0;
+        Action<int, int> body = (first, count) =>
+        {
+            Interlocked.Increment(ref ranges);
+            if (count > grain && threads > 1) Interlocked.Increment(ref tooLong);
+            if (count < 1) Interlocked.Increment(ref empty);
+            for (int item = first; item < first + count; item++)
             {
-                int chunk = Workers.OwnChunk(worker, workers, round);
-                if (chunk < chunks)
-                {
-                    owned[worker].Add(chunk);
-                }
+                Interlocked.Increment(ref hits[item]);
+                Thread.SpinWait(item % 3 == 0 ? 2000 : 50);
             }
-        }
-        Assert.That(owned.SelectMany(c => c).Order(), Is.EqualTo(Enumerable.Range(0, chunks)), "every chunk owned once");
-        int[] shares = owned.Select(c => c.Sum(Size)).ToArray();
-        Assert.That(shares.Max() - shares.Min(), Is.LessThanOrEqualTo(examples / chunks + 1), $"shares {string.Join(", ", shares)}");
-        if (chunks == 8 && workers == 2)
+        };
+        for (int round = 0; round < 200; round++)
         {
-            Assert.That(owned[0], Is.EqualTo(new[] { 0, 3, 4, 7 }));
-            Assert.That(owned[1], Is.EqualTo(new[] { 1, 2, 5, 6 }));
-            Assert.That(shares[0], Is.EqualTo(shares[1]), "alternating sizes split evenly");
+            workers.ForRanges(items, grain, body);
         }
+        Assert.That(hits, Is.All.EqualTo(200));
+        Assert.That(tooLong, Is.Zero, "ranges longer than the grain");
+        Assert.That(empty, Is.Zero, "empty ranges");
+        if (threads == 1 && items > 0)
+        {
+            Assert.That(ranges, Is.EqualTo(200), "one thread runs the whole loop as one range");
+        }
+    }
+
+    [Test]
+    public void ARangeLoopWithACachedBodyAllocatesNothingAndReportsAFailure()
+    {
+        var workers = new Workers(2);
+        long sum = 0;
+        Action<int, int> body = (first, count) => Interlocked.Add(ref sum, count);
+        for (int round = 0; round < 100; round++)
+        {
+            workers.ForRanges(100, 6, body);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 100; round++)
+        {
+            workers.ForRanges(100, 6, body);
+        }
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.EqualTo(0));
+        Assert.That(Interlocked.Read(ref sum), Is.EqualTo(200 * 100));
+        var error = Assert.Throws<InvalidOperationException>(() => workers.ForRanges(100, 6, (first, count) =>
+        {
+            if (first <= 60 && 60 < first + count)
+            {
+                throw new InvalidOperationException("item 60 failed");
+            }
+        }));
+        Assert.That(error!.Message, Is.EqualTo("item 60 failed"));
+        var grain = Assert.Throws<ArgumentOutOfRangeException>(() => workers.ForRanges(10, 0, body));
+        Assert.That(grain!.Message, Does.Contain("at least 1").And.Contain("received 0"));
     }
 
     [Test]

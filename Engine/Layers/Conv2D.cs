@@ -15,6 +15,12 @@ public sealed class Conv2D : Layer
     /// <summary>Examples are split into at most this many chunks, fixed by the batch and never by the thread count.</summary>
     internal const int MaxChunks = 8;
 
+    /// <summary>
+    /// Examples per range at most where a region runs in ranges (<see cref="Workers.ForRanges"/>): 6 examples are 96 of
+    /// conv2's Winograd tiles and 24 of conv3's, whole blocks of 6 tiles.
+    /// </summary>
+    private const int RangeGrain = 6;
+
     /// <summary>Below this patch length (the first layer's 3·3·1) expanding is slow per value and the
     /// matrix small: it is expanded once for the whole batch and kept for Backward.</summary>
     private const int KeepColumnsBelow = 32;
@@ -34,6 +40,7 @@ public sealed class Conv2D : Layer
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
     private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([1, 36·C·F]: the batch's, when _batchKernelGradient)
     private bool _batchKernelGradient; // the Winograd kernel gradient sums its dU over the whole batch, row of points by row (see BatchKernelGradient)
+    private bool _callRanges;          // the running backward went by ranges (BackwardPooledRange): the bias gradient is still to sum
     private bool _callDPreInScratch;   // the running backward's dPre is in the chunks' scratch (BackwardThroughPool)
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
@@ -61,7 +68,9 @@ public sealed class Conv2D : Layer
     private readonly Action<int> _kernelGradientRow;
     private readonly Action<int> _finishKernelGradientSlice;
     private readonly Action<int> _forwardPooledChunk;
+    private readonly Action<int, int> _forwardPooledRange;
     private readonly Action<int> _backwardPooledChunk;
+    private readonly Action<int, int> _backwardPooledRange;
     private readonly Action<int> _transformKernelPanel;
     private readonly Action<int> _transformFlippedPanel;
     private readonly Action<int> _flipTap;
@@ -118,7 +127,9 @@ public sealed class Conv2D : Layer
         _flipTap = tap => IndirectConv.FlipKernel(_kernel!.Value.ReadOnlySpan, KernelSize.Height, KernelSize.Width, _geometry.Channels, Filters, _flippedKernel!.Span, tap, 1);
         _transformFlippedPanel = panel => Winograd.TransformKernel(_flippedKernel!.ReadOnlySpan, Filters, _geometry.Channels, _winogradFlipped!.Span, panel, 1);
         _forwardPooledChunk = ForwardPooledChunk;
+        _forwardPooledRange = ForwardPooledRange;
         _backwardPooledChunk = BackwardPooledChunk;
+        _backwardPooledRange = BackwardPooledRange;
     }
 
     /// <summary>F.</summary>
@@ -252,27 +263,6 @@ public sealed class Conv2D : Layer
     private void ForwardPooledChunk(int chunk)
     {
         var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
-        if (_callPoolsInKernel)
-        {
-            // The kernel pools each 2x2 window as it makes it: no output, not even in the scratch (the same
-            // values and winners as the convolution then the pool).
-            Span<float> pooled = _callPool!.ForwardTargets(first, examples, _callTraining, out Span<int> winners);
-            ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
-            ReadOnlySpan<float> bias = _bias is null ? default : _bias.Value.ReadOnlySpan;
-            bool relu = Activation == Activation.Relu;
-            if (_direct)
-            {
-                int paddedLength = DirectConv.PaddedLength(_geometry);
-                Span<float> padded = _padded!.Span.Slice(first * paddedLength, examples * paddedLength); // kept for the kernel gradient
-                DirectConv.Pad(input, _geometry, examples, padded);
-                DirectConv.ForwardPooled(padded, _kernel!.Value.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
-            }
-            else
-            {
-                Winograd.ForwardPooled(input, _winogradKernel!.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
-            }
-            return;
-        }
         int step = PooledExamples(_geometry.OutputPixels * Filters);
         int length = _geometry.OutputPixels * Filters;
         Span<float> scratch = ChunkScratch(chunk, step); // [step, OH, OW, F]
@@ -284,6 +274,29 @@ public sealed class Conv2D : Layer
             Span<float> output = scratch.Slice(0, count * length);
             ForwardExamples(chunk, start, count, output);
             _callPool!.ForwardExamples(output, start, count, _callTraining);
+        }
+    }
+
+    /// <summary>
+    /// Examples [first, first + examples) of <see cref="ForwardThroughPool"/> when the kernel pools each 2x2 window as it
+    /// makes it: no output, not even in the scratch (the same values and winners as the convolution then the pool).
+    /// </summary>
+    private void ForwardPooledRange(int first, int examples)
+    {
+        Span<float> pooled = _callPool!.ForwardTargets(first, examples, _callTraining, out Span<int> winners);
+        ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
+        ReadOnlySpan<float> bias = _bias is null ? default : _bias.Value.ReadOnlySpan;
+        bool relu = Activation == Activation.Relu;
+        if (_direct)
+        {
+            int paddedLength = DirectConv.PaddedLength(_geometry);
+            Span<float> padded = _padded!.Span.Slice(first * paddedLength, examples * paddedLength); // kept for the kernel gradient
+            DirectConv.Pad(input, _geometry, examples, padded);
+            DirectConv.ForwardPooled(padded, _kernel!.Value.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
+        }
+        else
+        {
+            Winograd.ForwardPooled(input, _winogradKernel!.ReadOnlySpan, bias, _geometry, Filters, examples, relu, _callPool.Geometry, pooled, winners);
         }
     }
 
@@ -327,6 +340,17 @@ public sealed class Conv2D : Layer
     {
         int length = _geometry.OutputPixels * Filters;
         return _pooledScratch!.Span.Slice(chunk * ScratchExamples * length, examples * length);
+    }
+
+    /// <summary>
+    /// Examples [first, first + examples) of the batch's dPre in <see cref="_pooledScratch"/>, example after example (it
+    /// holds MaxChunks·ScratchExamples ≥ the batch): where <see cref="BackwardThroughPool"/> leaves it for the batch-wide
+    /// kernel gradient (<see cref="_batchKernelGradient"/>), whichever ranges of examples wrote it.
+    /// </summary>
+    private Span<float> BatchScratch(int first, int examples)
+    {
+        int length = _geometry.OutputPixels * Filters;
+        return _pooledScratch!.Span.Slice(first * length, examples * length);
     }
 
     /// <summary>
@@ -445,7 +469,14 @@ public sealed class Conv2D : Layer
         _callPoolsInKernel = _winogradKernel is not null
             ? (Activation != Activation.Relu || _bias is not null) && Winograd.PoolsTiles(_geometry, Filters, pool.Geometry)
             : _direct && DirectConv.PoolsWindowsInKernel(_geometry, Filters, pool.Geometry);
-        _workers!.For(_callChunks, _forwardPooledChunk);
+        if (_callPoolsInKernel)
+        {
+            _workers!.ForRanges(count, RangeGrain, _forwardPooledRange); // each example on its own: any ranges give the same bits
+        }
+        else
+        {
+            _workers!.For(_callChunks, _forwardPooledChunk);
+        }
         _callPool = null;
         _outputInScratch = true;
         EndForward(count);
@@ -471,7 +502,15 @@ public sealed class Conv2D : Layer
         pool.PrepareBackwardChunks(dPooled);
         BeginBackward(dOutput: null, LastBatch); // each chunk's dOutput comes from the pool into the scratch
         _callPool = pool;
-        _workers!.For(_callChunks, _backwardPooledChunk);
+        _callRanges = _batchKernelGradient && (!ComputeInputGradient || _winogradFlipped is not null);
+        if (_callRanges)
+        {
+            _workers!.ForRanges(_callCount, RangeGrain, _backwardPooledRange); // each example on its own (the sums come later)
+        }
+        else
+        {
+            _workers!.For(_callChunks, _backwardPooledChunk);
+        }
         _callPool = null;
         pool.EndBackwardChunks();
         return FinishBackward();
@@ -509,7 +548,8 @@ public sealed class Conv2D : Layer
         if (_batchKernelGradient)
         {
             _workers!.For(Winograd.PointRows, _kernelGradientRow);
-            _workers!.For(ReduceSlices, _finishKernelGradientSlice);
+            _workers!.For(ReduceSlices + (_callRanges && _bias is not null ? _callChunks : 0), _finishKernelGradientSlice);
+            _callRanges = false;
         }
         _callDOutput = null;
         int count = _callCount;
@@ -552,7 +592,7 @@ public sealed class Conv2D : Layer
             var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
             ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * inputLength, examples * inputLength);
             ReadOnlySpan<float> dPre = _callDPreInScratch
-                ? ChunkScratch(chunk, examples)
+                ? BatchScratch(first, examples)
                 : Activation == Activation.Relu
                     ? _dPreActivation!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength) // masked by BackwardExamples
                     : _callDOutput!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength);
@@ -560,9 +600,23 @@ public sealed class Conv2D : Layer
         }
     }
 
-    /// <summary>The taps of channel slice <paramref name="slice"/> of the kernel gradient from the batch's dU, into the first partial.</summary>
+    /// <summary>
+    /// The taps of channel slice <paramref name="slice"/> of the kernel gradient from the batch's dU, into the first partial;
+    /// past the slices, after <see cref="BackwardPooledRange"/>, a chunk's bias gradient.
+    /// </summary>
     private void FinishKernelGradientSlice(int slice)
     {
+        if (slice >= ReduceSlices)
+        {
+            // After BackwardPooledRange: chunk (slice - ReduceSlices)'s bias gradient from its dPre in the scratch, the same
+            // chain over its rows as BackwardExamples adds up.
+            int chunk = slice - ReduceSlices;
+            var (firstExample, examples) = ChunkRange(_callCount, _callChunks, chunk);
+            Span<float> dBias = _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
+            dBias.Clear();
+            Activations.BiasGradient(BatchScratch(firstExample, examples), examples * _geometry.OutputPixels, dBias);
+            return;
+        }
         var (first, count) = ChunkRange(_geometry.Channels, ReduceSlices, slice);
         Winograd.FinishWeightGradient(_winogradDU!.ReadOnlySpan, _geometry.Channels, Filters,
             _dKernelPartials!.Span.Slice(0, _geometry.PatchLength * Filters), first, count);
@@ -598,7 +652,7 @@ public sealed class Conv2D : Layer
         // A whole chunk at once when the kernel gradient is summed over the batch: the chunk's dPre waits in the scratch for KernelGradientRow.
         int step = _batchKernelGradient ? examples : PooledExamples(_geometry.OutputPixels * Filters);
         int length = _geometry.OutputPixels * Filters;
-        Span<float> scratch = ChunkScratch(chunk, step); // [step, OH, OW, F]
+        Span<float> scratch = _batchKernelGradient ? BatchScratch(first, examples) : ChunkScratch(chunk, step); // [step, OH, OW, F]
         bool relu = Activation == Activation.Relu;
         for (int start = first; start < first + examples; start += step)
         {
@@ -611,6 +665,24 @@ public sealed class Conv2D : Layer
             BackwardExamples(chunk, start, count, startsChunk: start == first, dOutput, masked: relu);
         }
         FinishChunk(chunk);
+    }
+
+    /// <summary>
+    /// Examples [first, first + examples) of <see cref="BackwardThroughPool"/> when the kernel gradient is summed over the
+    /// batch afterwards (<see cref="_batchKernelGradient"/>) and the input gradient runs Winograd (or is not wanted): the
+    /// pool's gradient into the examples' place in the scratch, then their input gradient. The kernel and bias gradients
+    /// are summed from the scratch in <see cref="FinishBackward"/>, chunk by chunk as always, so these ranges do not
+    /// change a bit.
+    /// </summary>
+    private void BackwardPooledRange(int first, int examples)
+    {
+        Span<float> dPre = BatchScratch(first, examples); // [examples, OH, OW, F]
+        _callPool!.BackwardExamples(first, examples, dPre, maskByOutput: Activation == Activation.Relu);
+        if (ComputeInputGradient)
+        {
+            Span<float> dInput = _dInput!.Span.Slice(first * _geometry.InputLength, examples * _geometry.InputLength);
+            Winograd.Forward(dPre, _winogradFlipped!.ReadOnlySpan, default, _gradientGeometry, _geometry.Channels, examples, relu: false, dInput);
+        }
     }
 
     /// <summary>
