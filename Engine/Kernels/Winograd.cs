@@ -1150,7 +1150,17 @@ public static unsafe class Winograd
         nint c1 = Math.Min(1, rows - 1) * channels, c2 = Math.Min(2, rows - 1) * channels, c3 = Math.Min(3, rows - 1) * channels;
         nint c4 = Math.Min(4, rows - 1) * channels, c5 = Math.Min(5, rows - 1) * channels;
         nint second = SecondVector<TV, T>(channels);
-        for (int group = first; group < end; group += 2 * lanes)
+        int group = first;
+        if (lanes == Panel)
+        {
+            // 512-bit vectors: four panels (64 filters) a tile while they last, 24 accumulators, so that 6 broadcasts and 4
+            // loads feed 24 fused multiply-adds (12 with two panels). The same chains.
+            for (; group + 4 * lanes <= end; group += 4 * lanes)
+            {
+                ProductRowsWide<TV, T>(v, rows, u + (nint)group * channels, channels, filters, m + group, c1, c2, c3, c4, c5, second);
+            }
+        }
+        for (; group < end; group += 2 * lanes)
         {
             T a00 = TV.Zero, a01 = TV.Zero, a10 = TV.Zero, a11 = TV.Zero, a20 = TV.Zero, a21 = TV.Zero;
             T a30 = TV.Zero, a31 = TV.Zero, a40 = TV.Zero, a41 = TV.Zero, a50 = TV.Zero, a51 = TV.Zero;
@@ -1182,6 +1192,52 @@ public static unsafe class Winograd
     }
 
     /// <summary>
+    /// <see cref="ProductRows{TV, T}"/>'s tile for four vectors of filters (64 with 512-bit vectors) from <paramref name="k"/>
+    /// (the first panel; the others <paramref name="second"/> floats apart) into m's rows from <paramref name="row"/>:
+    /// 24 accumulators, each value the same chain.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductRowsWide<TV, T>(float* x, int rows, float* k, int channels, int filters, float* row,
+        nint c1, nint c2, nint c3, nint c4, nint c5, nint second)
+        where TV : IFloatVector<T> where T : struct
+    {
+        int lanes = TV.Count;
+        T a00 = TV.Zero, a01 = TV.Zero, a02 = TV.Zero, a03 = TV.Zero, a10 = TV.Zero, a11 = TV.Zero, a12 = TV.Zero, a13 = TV.Zero;
+        T a20 = TV.Zero, a21 = TV.Zero, a22 = TV.Zero, a23 = TV.Zero, a30 = TV.Zero, a31 = TV.Zero, a32 = TV.Zero, a33 = TV.Zero;
+        T a40 = TV.Zero, a41 = TV.Zero, a42 = TV.Zero, a43 = TV.Zero, a50 = TV.Zero, a51 = TV.Zero, a52 = TV.Zero, a53 = TV.Zero;
+        for (int c = 0; c < channels; c++, k += Panel, x++)
+        {
+            T k0 = TV.Load(k), k1 = TV.Load(k + second), k2 = TV.Load(k + 2 * second), k3 = TV.Load(k + 3 * second);
+            T b = TV.Create(x[0]);
+            a00 = TV.FusedMultiplyAdd(b, k0, a00); a01 = TV.FusedMultiplyAdd(b, k1, a01); a02 = TV.FusedMultiplyAdd(b, k2, a02); a03 = TV.FusedMultiplyAdd(b, k3, a03);
+            b = TV.Create(x[c1]);
+            a10 = TV.FusedMultiplyAdd(b, k0, a10); a11 = TV.FusedMultiplyAdd(b, k1, a11); a12 = TV.FusedMultiplyAdd(b, k2, a12); a13 = TV.FusedMultiplyAdd(b, k3, a13);
+            b = TV.Create(x[c2]);
+            a20 = TV.FusedMultiplyAdd(b, k0, a20); a21 = TV.FusedMultiplyAdd(b, k1, a21); a22 = TV.FusedMultiplyAdd(b, k2, a22); a23 = TV.FusedMultiplyAdd(b, k3, a23);
+            b = TV.Create(x[c3]);
+            a30 = TV.FusedMultiplyAdd(b, k0, a30); a31 = TV.FusedMultiplyAdd(b, k1, a31); a32 = TV.FusedMultiplyAdd(b, k2, a32); a33 = TV.FusedMultiplyAdd(b, k3, a33);
+            b = TV.Create(x[c4]);
+            a40 = TV.FusedMultiplyAdd(b, k0, a40); a41 = TV.FusedMultiplyAdd(b, k1, a41); a42 = TV.FusedMultiplyAdd(b, k2, a42); a43 = TV.FusedMultiplyAdd(b, k3, a43);
+            b = TV.Create(x[c5]);
+            a50 = TV.FusedMultiplyAdd(b, k0, a50); a51 = TV.FusedMultiplyAdd(b, k1, a51); a52 = TV.FusedMultiplyAdd(b, k2, a52); a53 = TV.FusedMultiplyAdd(b, k3, a53);
+        }
+        StoreFour<TV, T>(row, lanes, a00, a01, a02, a03);
+        if (rows > 1) { StoreFour<TV, T>(row + filters, lanes, a10, a11, a12, a13); }
+        if (rows > 2) { StoreFour<TV, T>(row + 2 * filters, lanes, a20, a21, a22, a23); }
+        if (rows > 3) { StoreFour<TV, T>(row + 3 * filters, lanes, a30, a31, a32, a33); }
+        if (rows > 4) { StoreFour<TV, T>(row + 4 * filters, lanes, a40, a41, a42, a43); }
+        if (rows > 5) { StoreFour<TV, T>(row + 5 * filters, lanes, a50, a51, a52, a53); }
+    }
+
+    /// <summary>Four vectors to <paramref name="p"/>, <paramref name="p"/> + <paramref name="stride"/>, ..., + 3·<paramref name="stride"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreFour<TV, T>(float* p, nint stride, T y0, T y1, T y2, T y3)
+        where TV : IFloatVector<T> where T : struct
+    {
+        TV.Store(p, y0); TV.Store(p + stride, y1); TV.Store(p + 2 * stride, y2); TV.Store(p + 3 * stride, y3);
+    }
+
+    /// <summary>
     /// dU[C][point][first..end) += Σ over <paramref name="count"/> tiles of V[point][t, c] · dM[point][t, f] for one point:
     /// v its rows [count][C], dm its panels [F / 16][count][16], dU0 its row of dU for channel 0 (the channels 36·F
     /// apart); two vectors of filters at a time, the channels in rows of 6 up to <paramref name="sixRows"/>, then of 4.
@@ -1191,7 +1247,27 @@ public static unsafe class Winograd
         where TV : IFloatVector<T> where T : struct
     {
         nint dUStride = (nint)Points * filters;
-        for (int group = first; group < end; group += 2 * TV.Count)
+        int group = first;
+        if (TV.Count == Panel)
+        {
+            // 512-bit vectors: four panels (64 filters) a tile while they last, 24 accumulators, as in ProductRows.
+            for (; group + 4 * TV.Count <= end; group += 4 * TV.Count)
+            {
+                float* dmPanel = dm + (nint)group * count, dUPanel = dU0 + group;
+                int c = 0;
+                for (; c < sixRows; c += RowTile)
+                {
+                    ProductTileWide<TV, T>(v + c, channels, count, dmPanel, dUPanel + c * dUStride, dUStride, fromZero);
+                }
+                for (; c < channels; c += 4)
+                {
+                    ProductTile4<TV, T>(v + c, channels, count, dmPanel, dUPanel + c * dUStride, dUStride, fromZero);
+                    ProductTile4<TV, T>(v + c, channels, count, dmPanel + 2 * SecondVector<TV, T>(count), dUPanel + 2 * TV.Count + c * dUStride,
+                        dUStride, fromZero);
+                }
+            }
+        }
+        for (; group < end; group += 2 * TV.Count)
         {
             float* dmPanel = dm + (nint)group * count, dUPanel = dU0 + group;
             int c = 0;
@@ -1263,6 +1339,71 @@ public static unsafe class Winograd
         if (rowCount > 3) { TV.Store(k3p, a30); TV.Store(k3p + lanes, a31); }
         if (rowCount > 4) { TV.Store(k4p, a40); TV.Store(k4p + lanes, a41); }
         if (rowCount > 5) { TV.Store(k5p, a50); TV.Store(k5p + lanes, a51); }
+    }
+
+    /// <summary>
+    /// <see cref="ProductTile{TV, T}"/> for 6 rows of dU (c..c+5) x four vectors of filters (64 with 512-bit vectors; dm's
+    /// panels <see cref="SecondVector{TV, T}"/> apart, dU's vectors one after another): 24 accumulators, so that 6 broadcasts
+    /// and 4 loads feed 24 fused multiply-adds. Each value the same chain.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ProductTileWide<TV, T>(float* v, nint stride, int count, float* dm, float* dU, nint dUStride, bool fromZero)
+        where TV : IFloatVector<T> where T : struct
+    {
+        int lanes = TV.Count;
+        nint dmSecond = SecondVector<TV, T>(count);
+        float* k0p = dU, k1p = dU + dUStride, k2p = dU + 2 * dUStride, k3p = dU + 3 * dUStride, k4p = dU + 4 * dUStride, k5p = dU + 5 * dUStride;
+        T a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33, a40, a41, a42, a43, a50, a51, a52, a53;
+        if (fromZero)
+        {
+            a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = TV.Zero;
+            a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = a50 = a51 = a52 = a53 = TV.Zero;
+        }
+        else
+        {
+            LoadFour<TV, T>(k0p, lanes, out a00, out a01, out a02, out a03);
+            LoadFour<TV, T>(k1p, lanes, out a10, out a11, out a12, out a13);
+            LoadFour<TV, T>(k2p, lanes, out a20, out a21, out a22, out a23);
+            LoadFour<TV, T>(k3p, lanes, out a30, out a31, out a32, out a33);
+            LoadFour<TV, T>(k4p, lanes, out a40, out a41, out a42, out a43);
+            LoadFour<TV, T>(k5p, lanes, out a50, out a51, out a52, out a53);
+        }
+        float* next = dU + 6 * dUStride; // the next rows of dU, as in ProductTile: four lines each
+        for (int i = 0; i < 6; i++, next += dUStride)
+        {
+            Sse.Prefetch0(next); Sse.Prefetch0(next + lanes); Sse.Prefetch0(next + 2 * lanes); Sse.Prefetch0(next + 3 * lanes);
+        }
+        float* w = v, d = dm;
+        for (int t = 0; t < count; t++, w += stride, d += Panel)
+        {
+            T d0 = TV.Load(d), d1 = TV.Load(d + dmSecond), d2 = TV.Load(d + 2 * dmSecond), d3 = TV.Load(d + 3 * dmSecond);
+            T x = TV.Create(w[0]);
+            a00 = TV.FusedMultiplyAdd(x, d0, a00); a01 = TV.FusedMultiplyAdd(x, d1, a01); a02 = TV.FusedMultiplyAdd(x, d2, a02); a03 = TV.FusedMultiplyAdd(x, d3, a03);
+            x = TV.Create(w[1]);
+            a10 = TV.FusedMultiplyAdd(x, d0, a10); a11 = TV.FusedMultiplyAdd(x, d1, a11); a12 = TV.FusedMultiplyAdd(x, d2, a12); a13 = TV.FusedMultiplyAdd(x, d3, a13);
+            x = TV.Create(w[2]);
+            a20 = TV.FusedMultiplyAdd(x, d0, a20); a21 = TV.FusedMultiplyAdd(x, d1, a21); a22 = TV.FusedMultiplyAdd(x, d2, a22); a23 = TV.FusedMultiplyAdd(x, d3, a23);
+            x = TV.Create(w[3]);
+            a30 = TV.FusedMultiplyAdd(x, d0, a30); a31 = TV.FusedMultiplyAdd(x, d1, a31); a32 = TV.FusedMultiplyAdd(x, d2, a32); a33 = TV.FusedMultiplyAdd(x, d3, a33);
+            x = TV.Create(w[4]);
+            a40 = TV.FusedMultiplyAdd(x, d0, a40); a41 = TV.FusedMultiplyAdd(x, d1, a41); a42 = TV.FusedMultiplyAdd(x, d2, a42); a43 = TV.FusedMultiplyAdd(x, d3, a43);
+            x = TV.Create(w[5]);
+            a50 = TV.FusedMultiplyAdd(x, d0, a50); a51 = TV.FusedMultiplyAdd(x, d1, a51); a52 = TV.FusedMultiplyAdd(x, d2, a52); a53 = TV.FusedMultiplyAdd(x, d3, a53);
+        }
+        StoreFour<TV, T>(k0p, lanes, a00, a01, a02, a03);
+        StoreFour<TV, T>(k1p, lanes, a10, a11, a12, a13);
+        StoreFour<TV, T>(k2p, lanes, a20, a21, a22, a23);
+        StoreFour<TV, T>(k3p, lanes, a30, a31, a32, a33);
+        StoreFour<TV, T>(k4p, lanes, a40, a41, a42, a43);
+        StoreFour<TV, T>(k5p, lanes, a50, a51, a52, a53);
+    }
+
+    /// <summary>Four vectors from <paramref name="p"/>, <paramref name="p"/> + <paramref name="stride"/>, ..., + 3·<paramref name="stride"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadFour<TV, T>(float* p, nint stride, out T y0, out T y1, out T y2, out T y3)
+        where TV : IFloatVector<T> where T : struct
+    {
+        y0 = TV.Load(p); y1 = TV.Load(p + stride); y2 = TV.Load(p + 2 * stride); y3 = TV.Load(p + 3 * stride);
     }
 
     /// <summary>
