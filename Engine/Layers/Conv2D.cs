@@ -40,7 +40,6 @@ public sealed class Conv2D : Layer
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
     private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([1, 36·C·F]: the batch's, when _batchKernelGradient)
     private bool _batchKernelGradient; // the Winograd kernel gradient sums its dU over the whole batch, row of points by row (see BatchKernelGradient)
-    private bool _callRanges;          // the running backward went by ranges (BackwardPooledRange): the bias gradient is still to sum
     private bool _callDPreInScratch;   // the running backward's dPre is in the chunks' scratch (BackwardThroughPool)
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
@@ -502,8 +501,7 @@ public sealed class Conv2D : Layer
         pool.PrepareBackwardChunks(dPooled);
         BeginBackward(dOutput: null, LastBatch); // each chunk's dOutput comes from the pool into the scratch
         _callPool = pool;
-        _callRanges = _batchKernelGradient && (!ComputeInputGradient || _winogradFlipped is not null);
-        if (_callRanges)
+        if (BackwardInRanges)
         {
             _workers!.ForRanges(_callCount, RangeGrain, _backwardPooledRange); // each example on its own (the sums come later)
         }
@@ -548,8 +546,8 @@ public sealed class Conv2D : Layer
         if (_batchKernelGradient)
         {
             _workers!.For(Winograd.PointRows, _kernelGradientRow);
-            _workers!.For(ReduceSlices + (_callRanges && _bias is not null ? _callChunks : 0), _finishKernelGradientSlice);
-            _callRanges = false;
+            bool biasFromScratch = _callDPreInScratch && BackwardInRanges && _bias is not null; // BackwardPooledRange left it
+            _workers!.For(ReduceSlices + (biasFromScratch ? _callChunks : 0), _finishKernelGradientSlice);
         }
         _callDOutput = null;
         int count = _callCount;
@@ -666,6 +664,9 @@ public sealed class Conv2D : Layer
         }
         FinishChunk(chunk);
     }
+
+    /// <summary>Whether <see cref="BackwardThroughPool"/> runs in ranges of examples (<see cref="BackwardPooledRange"/>).</summary>
+    private bool BackwardInRanges => _batchKernelGradient && (!ComputeInputGradient || _winogradFlipped is not null);
 
     /// <summary>
     /// Examples [first, first + examples) of <see cref="BackwardThroughPool"/> when the kernel gradient is summed over the
