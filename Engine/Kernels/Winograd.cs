@@ -45,11 +45,26 @@ public static unsafe class Winograd
     private const int Panel = PanelWidth;
 
     /// <summary>
-    /// Tiles transformed, multiplied and transformed back together: one product tile's 6 rows. (Single-core A/B on the
-    /// model's four shapes: 12 and 24 tiles took 1.03-1.24x the time of 6, whose points lie 6·C floats apart; 18 and
-    /// 30 the same as 6.)
+    /// Tiles transformed, multiplied and transformed back together while the transformed kernel is small: one product
+    /// tile's 6 rows. (Single-core A/B on the Zen 3 machine, the model's four shapes: 12 and 24 tiles took 1.03-1.24x
+    /// the time of 6, whose points lie 6·C floats apart; 18 and 30 the same as 6.)
     /// </summary>
     private const int BlockTiles = 6;
+
+    /// <summary>
+    /// Tiles of a block when the transformed kernel (36·C·F floats, read whole once per block) is larger than
+    /// <see cref="LargeKernelBytes"/>: conv3's 1.2 MB does not stay in a 1 MB L2, so each block read it from L3, and on two
+    /// cores both read it at once. 24 tiles read it a quarter as often (Zen 5, 2 threads, 5 A/B pairs: conv3's forward
+    /// 0.91 of the time, its backward 0.93, the step 0.96; 48 the same as 24; 12 the same in the forward, 0.97 in the backward).
+    /// </summary>
+    private const int LargeKernelBlockTiles = 24;
+
+    /// <summary>The size of a transformed kernel from which a block takes <see cref="LargeKernelBlockTiles"/>: half of a 1 MB L2.</summary>
+    private const long LargeKernelBytes = 512 * 1024;
+
+    /// <summary>The tiles of a forward block for C <paramref name="channels"/> and F <paramref name="filters"/>.</summary>
+    private static int ForwardBlockTiles(int channels, int filters) =>
+        (long)Points * channels * filters * sizeof(float) > LargeKernelBytes ? LargeKernelBlockTiles : BlockTiles;
 
     /// <summary>Floats between one point's rows of V (or M) and the next point's: one cache line (single-core A/B 0.93-0.99 of the time on the four shapes).</summary>
     private const int PointPadding = 16;
@@ -370,7 +385,8 @@ public static unsafe class Winograd
         int channels = geometry.Channels;
         // A point's rows of V and M, then a cache line of padding: points a power-of-two multiple apart would share a
         // few L1 sets (6·128 floats apart, the 36 points of a tile fall into 4 of its 64 sets).
-        nint vStride = (nint)BlockTiles * channels + PointPadding, mStride = (nint)BlockTiles * filters + PointPadding;
+        int blockTiles = ForwardBlockTiles(channels, filters);
+        nint vStride = (nint)blockTiles * channels + PointPadding, mStride = (nint)blockTiles * filters + PointPadding;
         int transformedLength = Points * (int)vStride, productLength = Points * (int)mStride;
         int scratchLength = transformedLength + productLength + Points * Vector512<float>.Count;
         if (t_scratch is null || t_scratch.Length < scratchLength)
@@ -391,9 +407,9 @@ public static unsafe class Winograd
             float* v = scratch, m = scratch + transformedLength, columns = m + productLength;
             float* b = bias.IsEmpty ? null : biasPointer;
             int wideChannels = WideEnd(channels), wideFilters = WideEnd(filters), widePanels = WidePanels(filters);
-            for (int first = 0; first < tiles; first += BlockTiles)
+            for (int first = 0; first < tiles; first += blockTiles)
             {
-                int count = Math.Min(BlockTiles, tiles - first);
+                int count = Math.Min(blockTiles, tiles - first);
                 if (pooledPointer is not null)
                 {
                     PrefetchPooled(walk, first, count, geometry, pool, filters, pooledPointer, argmaxPointer);
