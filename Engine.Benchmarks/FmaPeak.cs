@@ -33,7 +33,7 @@ public static class FmaPeak
             float sink = 0;
             double seconds = ThreadsTogether.Slowest(threads, _ =>
             {
-                float sum = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? Chains512(Iterations, 1.0000001f) : Chains256(Iterations, 1.0000001f);
+                float sum = RunChains(Iterations);
                 Volatile.Write(ref sink, sum); // keeps the sum alive
             });
             int lanes = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? 16 : 8;
@@ -42,6 +42,10 @@ public static class FmaPeak
         }
         return best;
     }
+
+    /// <summary>Runs <paramref name="iterations"/> rounds of the 12 FMA chains at the widest width and returns their sum.</summary>
+    internal static float RunChains(int iterations) =>
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? Chains512(iterations, 1.0000001f) : Chains256(iterations, 1.0000001f);
 
     /// <summary>Prints the peak on 1 and on <paramref name="threads"/> threads.</summary>
     public static void Run(int threads)

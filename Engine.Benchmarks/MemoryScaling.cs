@@ -63,8 +63,9 @@ public static class MemoryScaling
             }
         });
 
+    /// <summary>Adds 1 to every float of <paramref name="buffer"/>: one read and one write of each of its cache lines.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void AddOne(float[] buffer)
+    internal static void AddOne(float[] buffer)
     {
         Span<Vector256<float>> vectors = MemoryMarshal.Cast<float, Vector256<float>>(buffer.AsSpan());
         Vector256<float> one = Vector256<float>.One;

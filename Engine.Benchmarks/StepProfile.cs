@@ -127,8 +127,8 @@ public static class StepProfile
             _stepTimes = new double[steps];
         }
 
-        /// <summary>One stage's name, direct-convolution FLOPs and time per step (ms).</summary>
-        public sealed record Row(string Name, double Flops, double[] Times, bool IsWholeStep = false);
+        /// <summary>One stage's name, direct-convolution FLOPs and time per step (ms); whether it is a conv's (with its pool).</summary>
+        public sealed record Row(string Name, double Flops, double[] Times, bool IsWholeStep = false, bool IsConv = false);
 
         /// <summary>One training step on the batch; its times are kept when <paramref name="step"/> ≥ 0 (negative: warm-up).</summary>
         public void TimedStep(Tensor images, Tensor labels, int step)
@@ -183,14 +183,15 @@ public static class StepProfile
         {
             for (int l = 0; l < _layers.Count; l++)
             {
-                yield return new Row($"{StageName(_model, l)} forward", ForwardFlops(_layers[l]), Column(_forward, l));
+                yield return new Row($"{StageName(_model, l)} forward", ForwardFlops(_layers[l]), Column(_forward, l), IsConv: _layers[l] is Conv2D);
                 l += _model.RunsWithNext(l) ? 1 : 0;
             }
             yield return new Row("loss forward+backward", 0, _lossTimes);
             for (int l = _layers.Count - 1; l >= 0; l--)
             {
                 l -= l > 0 && _model.RunsWithNext(l - 1) ? 1 : 0;
-                yield return new Row($"{StageName(_model, l)} backward", ForwardFlops(_layers[l]) * (l == 0 ? 1 : 2), Column(_backward, l));
+                yield return new Row($"{StageName(_model, l)} backward", ForwardFlops(_layers[l]) * (l == 0 ? 1 : 2), Column(_backward, l),
+                    IsConv: _layers[l] is Conv2D);
             }
             yield return new Row("adam", 0, _optimizerTimes);
             yield return new Row("timed step", 0, _stepTimes, IsWholeStep: true);
