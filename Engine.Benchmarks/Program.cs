@@ -10,7 +10,8 @@ namespace Engine.Benchmarks;
 /// <c>-- step-profile [steps] [threads]</c> for the training step timed per operation, or
 /// <c>-- thread-scaling [steps] [threads] [threads]</c> for each stage's speed-up from one thread count to another, or
 /// <c>-- fma-peak [threads]</c> for the machine's FP32 FMA peak, or
-/// <c>-- memory-scaling [rounds]</c> for how its caches and memory scale from 1 thread to 2.
+/// <c>-- memory-scaling [rounds]</c> for how its caches and memory scale from 1 thread to 2, or
+/// <c>-- core-handoff [rounds]</c> for how long a cache line takes to move from one core to another.
 /// </summary>
 public static class Program
 {
@@ -30,6 +31,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "memory-scaling")
         {
             MemoryScaling.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "core-handoff")
+        {
+            CoreHandoff.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
             return;
         }
         if (args.Length > 0 && args[0] == "thread-scaling")
