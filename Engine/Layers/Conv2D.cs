@@ -15,6 +15,9 @@ public sealed class Conv2D : Layer
     /// <summary>Examples are split into at most this many chunks, fixed by the batch and never by the thread count.</summary>
     internal const int MaxChunks = 8;
 
+    /// <summary>The parts of the batch whose kernel gradients <see cref="_batchKernelGradient"/> sums apart, then adds in order.</summary>
+    private const int BatchHalves = 2;
+
     /// <summary>
     /// Examples per range at most where a region runs in ranges (<see cref="Workers.ForRanges"/>): 6 examples are 96 of
     /// conv2's Winograd tiles and 24 of conv3's, whole blocks of 6 tiles.
@@ -39,7 +42,7 @@ public sealed class Conv2D : Layer
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
     private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([1, 36·C·F]: the batch's, when _batchKernelGradient)
-    private bool _batchKernelGradient; // the Winograd kernel gradient sums its dU over the whole batch, row of points by row (see BatchKernelGradient)
+    private bool _batchKernelGradient; // the Winograd kernel gradient sums one dU per half of the batch, row of points by row (see BatchKernelGradient)
     private bool _callDPreInScratch;   // the running backward's dPre is in the chunks' scratch (BackwardThroughPool)
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
     private Tensor? _columns;        // [chunks, block rows, KH·KW·C]: each chunk's im2col block; im2col only
@@ -82,6 +85,8 @@ public sealed class Conv2D : Layer
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
     private int _callChunks;
+    private int _callHalves;              // halves of the batch the batch-wide kernel gradient sums apart (FinishBackward)
+    private bool _callBiasFromScratch;    // FinishKernelGradientSlice also sums the chunks' bias gradients
 
     /// <summary>Creates a convolution layer.</summary>
     /// <param name="filters">F, the number of output channels (≥ 1).</param>
@@ -211,7 +216,7 @@ public sealed class Conv2D : Layer
         _paddedInput = _indirect && !winograd ? new Tensor(batch, IndirectConv.PaddedLength(_geometry)) : null;
         // With the Winograd forward the kernel gradient runs Winograd too, reading the same input in place.
         _batchKernelGradient = winograd && BatchKernelGradient(channels, Filters);
-        _winogradDU = winograd ? new Tensor(_batchKernelGradient ? 1 : MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
+        _winogradDU = winograd ? new Tensor(_batchKernelGradient ? BatchHalves : MaxChunks, Winograd.TransformedLength(channels, Filters)) : null;
         _columns = _direct || _indirectWeightGradient || winograd ? null : _keepColumns ? new Tensor(rows, patch) : new Tensor(MaxChunks, _blockRows, patch);
         _padded = _direct ? new Tensor(batch, DirectConv.PaddedHeight(_geometry), DirectConv.PaddedWidth(_geometry)) : null;
         _output = new Tensor(batch, _geometry.OutputHeight, _geometry.OutputWidth, Filters);
@@ -320,8 +325,11 @@ public sealed class Conv2D : Layer
     /// per chunk: when dU (36·C·F floats) is larger than 512 KiB (a core's L2 on the machines measured), as conv3's
     /// (7x7x64→128: 1.13 MiB). Eight chunks' dU would then be written to L3 and read back, each turned into the taps and
     /// the eight partial kernel gradients added up; instead <see cref="KernelGradientRow"/> sums each row of 6 points over
-    /// every chunk's tiles in turn (the rows in parallel: each row's dU stays in L2), and the one dU is turned into the
-    /// taps channel range by channel range. The chunks' gradients wait in the scratch: BackwardThroughPool routes a whole
+    /// the chunks' tiles in turn (the rows in parallel: each row's dU stays in L2), one dU for each half of the batch, and
+    /// each half's dU is turned into its taps channel range by channel range; the two halves' taps are added in order. The
+    /// halves are the examples each core routed back through the pool, so neither core reads the dPre the other wrote
+    /// (a line moves between this machine's cores in ≈ 215 ns): thread-scaling, eleven interleaved pairs, conv3's backward
+    /// 1.63-2.08 from 1 thread to 2 against 1.53-1.92 with one dU summed over the whole batch, the same 2-thread time. The chunks' gradients wait in the scratch: BackwardThroughPool routes a whole
     /// chunk through the pool at a time. Training step, in-process A/B against per-chunk dU (whole chunks routed in both):
     /// 0.96-0.99 of the time on 2 threads (four runs of 25-31 pairs), 0.99 on 1; routing whole chunks instead of
     /// 5-example steps had given 0.94-0.98 before. conv2's dU (288 KiB) stays with the chunks, whose 2-example steps keep
@@ -545,9 +553,10 @@ public sealed class Conv2D : Layer
     {
         if (_batchKernelGradient)
         {
-            _workers!.For(Winograd.PointRows, _kernelGradientRow);
-            bool biasFromScratch = _callDPreInScratch && BackwardInRanges && _bias is not null; // BackwardPooledRange left it
-            _workers!.For(ReduceSlices + (biasFromScratch ? _callChunks : 0), _finishKernelGradientSlice);
+            _callHalves = Math.Min(BatchHalves, _callChunks);
+            _workers!.For(_callHalves * Winograd.PointRows, _kernelGradientRow);
+            _callBiasFromScratch = _callDPreInScratch && BackwardInRanges && _bias is not null; // BackwardPooledRange left it
+            _workers!.For(_callHalves * ReduceSlices + (_callBiasFromScratch ? _callChunks : 0), _finishKernelGradientSlice);
         }
         _callDOutput = null;
         int count = _callCount;
@@ -570,22 +579,29 @@ public sealed class Conv2D : Layer
         int length = _geometry.PatchLength * Filters;
         var (first, size) = ChunkRange(length, ReduceSlices, slice);
         Span<float> dKernel = _kernel!.Gradient.Span.Slice(first, size);
-        int partials = _batchKernelGradient ? 1 : _callChunks;
-        for (int chunk = 0; chunk < partials; chunk++)
+        int partials = _batchKernelGradient ? _callHalves : _callChunks; // the halves' or the chunks' kernel gradients
+        for (int partial = 0; partial < partials; partial++)
         {
-            TensorPrimitives.Add(dKernel, _dKernelPartials!.ReadOnlySpan.Slice(chunk * length + first, size), dKernel);
+            TensorPrimitives.Add(dKernel, _dKernelPartials!.ReadOnlySpan.Slice(partial * length + first, size), dKernel);
         }
     }
 
+    /// <summary>The first chunk of half <paramref name="half"/> of the call's chunks (of <see cref="_callHalves"/>).</summary>
+    private int HalfStart(int half) => Workers.ShareStart(half, _callHalves, _callChunks);
+
     /// <summary>
-    /// Row <paramref name="row"/> of the 6x6 points of dU summed over the batch's tiles, chunk after chunk (each value one
-    /// chain in tile order, so the same bits for any thread count), from the chunks' dPre.
+    /// Item <paramref name="item"/> = half · 6 + row: row <c>row</c> of the 6x6 points of half <c>half</c>'s dU, summed over
+    /// the tiles of that half of the batch's chunks, chunk after chunk (each value one chain in tile order, so the same bits
+    /// for any thread count). The halves follow the examples each core routed back (<see cref="BackwardPooledRange"/>), so a
+    /// core reads the dPre it wrote itself.
     /// </summary>
-    private void KernelGradientRow(int row)
+    private void KernelGradientRow(int item)
     {
-        Span<float> dU = _winogradDU!.Span; // [1, 36·C·F]
+        int half = item / Winograd.PointRows, row = item % Winograd.PointRows;
+        int transformed = Winograd.TransformedLength(_geometry.Channels, Filters);
+        Span<float> dU = _winogradDU!.Span.Slice(half * transformed, transformed); // [36·C·F]
         int inputLength = _geometry.InputLength, outputLength = _geometry.OutputPixels * Filters;
-        for (int chunk = 0; chunk < _callChunks; chunk++)
+        for (int chunk = HalfStart(half); chunk < HalfStart(half + 1); chunk++)
         {
             var (first, examples) = ChunkRange(_callCount, _callChunks, chunk);
             ReadOnlySpan<float> input = _callInput!.ReadOnlySpan.Slice(first * inputLength, examples * inputLength);
@@ -594,31 +610,41 @@ public sealed class Conv2D : Layer
                 : Activation == Activation.Relu
                     ? _dPreActivation!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength) // masked by BackwardExamples
                     : _callDOutput!.ReadOnlySpan.Slice(first * outputLength, examples * outputLength);
-            Winograd.WeightGradient(input, dPre, _geometry, Filters, examples, dU, accumulate: chunk > 0, firstRow: row, rows: 1);
+            Winograd.WeightGradient(input, dPre, _geometry, Filters, examples, dU, accumulate: chunk > HalfStart(half), firstRow: row, rows: 1);
         }
     }
 
     /// <summary>
-    /// The taps of channel slice <paramref name="slice"/> of the kernel gradient from the batch's dU, into the first partial;
-    /// past the slices, after <see cref="BackwardPooledRange"/>, a chunk's bias gradient.
+    /// Half by half: the taps of each channel slice of the kernel gradient from the half's dU, into the half's partial, then
+    /// (after <see cref="BackwardPooledRange"/>) the bias gradients of the half's chunks; so each thread's share of the items
+    /// is its own half.
     /// </summary>
-    private void FinishKernelGradientSlice(int slice)
+    private void FinishKernelGradientSlice(int item)
     {
-        if (slice >= ReduceSlices)
+        int half = 0;
+        while (half + 1 < _callHalves && item >= HalfItems(half + 1))
         {
-            // After BackwardPooledRange: chunk (slice - ReduceSlices)'s bias gradient from its dPre in the scratch, the same
-            // chain over its rows as BackwardExamples adds up.
-            int chunk = slice - ReduceSlices;
+            half++;
+        }
+        int index = item - HalfItems(half);
+        if (index >= ReduceSlices)
+        {
+            // Chunk chunk's bias gradient from its dPre in the scratch, the same chain over its rows as BackwardExamples adds up.
+            int chunk = HalfStart(half) + index - ReduceSlices;
             var (firstExample, examples) = ChunkRange(_callCount, _callChunks, chunk);
             Span<float> dBias = _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
             dBias.Clear();
             Activations.BiasGradient(BatchScratch(firstExample, examples), examples * _geometry.OutputPixels, dBias);
             return;
         }
-        var (first, count) = ChunkRange(_geometry.Channels, ReduceSlices, slice);
-        Winograd.FinishWeightGradient(_winogradDU!.ReadOnlySpan, _geometry.Channels, Filters,
-            _dKernelPartials!.Span.Slice(0, _geometry.PatchLength * Filters), first, count);
+        int transformed = Winograd.TransformedLength(_geometry.Channels, Filters), taps = _geometry.PatchLength * Filters;
+        var (first, count) = ChunkRange(_geometry.Channels, ReduceSlices, index);
+        Winograd.FinishWeightGradient(_winogradDU!.ReadOnlySpan.Slice(half * transformed, transformed), _geometry.Channels, Filters,
+            _dKernelPartials!.Span.Slice(half * taps, taps), first, count);
     }
+
+    /// <summary>The first item of half <paramref name="half"/> in <see cref="FinishKernelGradientSlice"/>: the slices and bias chunks of the halves before it.</summary>
+    private int HalfItems(int half) => half * ReduceSlices + (_callBiasFromScratch ? HalfStart(half) : 0);
 
     private void BackwardChunk(int chunk)
     {
