@@ -328,9 +328,9 @@ public sealed class Conv2D : Layer
     /// the chunks' tiles in turn (the rows in parallel: each row's dU stays in L2), one dU for each half of the batch, and
     /// each half's dU is turned into its taps channel range by channel range; the two halves' taps are added in order. The
     /// halves are the examples each core routed back through the pool, so neither core reads the dPre the other wrote
-    /// (a line moves between this machine's cores in ≈ 215 ns): thread-scaling, eleven interleaved pairs, conv3's backward
-    /// 1.63-2.08 from 1 thread to 2 against 1.53-1.92 with one dU summed over the whole batch, the same 2-thread time. The chunks' gradients wait in the scratch: BackwardThroughPool routes a whole
-    /// chunk through the pool at a time. Training step, in-process A/B against per-chunk dU (whole chunks routed in both):
+    /// (a line moves between this machine's cores in ≈ 215 ns): thread-scaling, 21 interleaved pairs against one dU summed
+    /// over the whole batch, conv3's backward scales 1.85 from 1 thread to 2 (median) against 1.72, its 2-thread time 0.96.
+    /// The chunks' gradients wait in the scratch: BackwardThroughPool routes a whole chunk through the pool at a time. Training step, in-process A/B against per-chunk dU (whole chunks routed in both):
     /// 0.96-0.99 of the time on 2 threads (four runs of 25-31 pairs), 0.99 on 1; routing whole chunks instead of
     /// 5-example steps had given 0.94-0.98 before. conv2's dU (288 KiB) stays with the chunks, whose 2-example steps keep
     /// their gradient in L2 (routing its whole chunks measured the same).
