@@ -41,7 +41,7 @@ public sealed class Conv2D : Layer
     private bool _direct;            // DirectConv instead of im2col + GEMM
     private bool _indirect;          // forward by IndirectConv (padded input, no im2col) instead of im2col + GEMM
     private bool _indirectWeightGradient; // the kernel gradient read from _paddedInput by IndirectConv (no im2col copy)
-    private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([1, 36·C·F]: the batch's, when _batchKernelGradient)
+    private Tensor? _winogradDU;       // [MaxChunks, 36·C·F]: each chunk's gradient of the transformed kernel, when the kernel gradient runs Winograd ([2, 36·C·F]: each half of the batch's, when _batchKernelGradient)
     private bool _batchKernelGradient; // the Winograd kernel gradient sums one dU per half of the batch, row of points by row (see BatchKernelGradient)
     private bool _callDPreInScratch;   // the running backward's dPre is in the chunks' scratch (BackwardThroughPool)
     private Tensor? _paddedInput;    // [N, PH, PW, C]: zero-padded input of the forward, indirect only (Winograd reads the zeros in place)
@@ -85,8 +85,6 @@ public sealed class Conv2D : Layer
     private Tensor? _callDOutput; // the dOutput of the running Backward
     private int _callCount;
     private int _callChunks;
-    private int _callHalves;              // halves of the batch the batch-wide kernel gradient sums apart (FinishBackward)
-    private bool _callBiasFromScratch;    // FinishKernelGradientSlice also sums the chunks' bias gradients
 
     /// <summary>Creates a convolution layer.</summary>
     /// <param name="filters">F, the number of output channels (≥ 1).</param>
@@ -330,8 +328,8 @@ public sealed class Conv2D : Layer
     /// halves are the examples each core routed back through the pool, so neither core reads the dPre the other wrote
     /// (a line moves between this machine's cores in ≈ 215 ns): thread-scaling, 21 interleaved pairs against one dU summed
     /// over the whole batch, conv3's backward scales 1.85 from 1 thread to 2 (median) against 1.72, its 2-thread time 0.96.
-    /// The chunks' gradients wait in the scratch: BackwardThroughPool routes a whole chunk through the pool at a time. Training step, in-process A/B against per-chunk dU (whole chunks routed in both):
-    /// 0.96-0.99 of the time on 2 threads (four runs of 25-31 pairs), 0.99 on 1; routing whole chunks instead of
+    /// The chunks' gradients wait in the scratch: BackwardThroughPool routes a whole chunk through the pool at a time.
+    /// Training step, in-process A/B against per-chunk dU (whole chunks routed in both): 0.96-0.99 of the time on 2 threads (four runs of 25-31 pairs), 0.99 on 1; routing whole chunks instead of
     /// 5-example steps had given 0.94-0.98 before. conv2's dU (288 KiB) stays with the chunks, whose 2-example steps keep
     /// their gradient in L2 (routing its whole chunks measured the same).
     /// </summary>
@@ -553,10 +551,8 @@ public sealed class Conv2D : Layer
     {
         if (_batchKernelGradient)
         {
-            _callHalves = Math.Min(BatchHalves, _callChunks);
-            _workers!.For(_callHalves * Winograd.PointRows, _kernelGradientRow);
-            _callBiasFromScratch = _callDPreInScratch && BackwardInRanges && _bias is not null; // BackwardPooledRange left it
-            _workers!.For(_callHalves * ReduceSlices + (_callBiasFromScratch ? _callChunks : 0), _finishKernelGradientSlice);
+            _workers!.For(CallHalves * Winograd.PointRows, _kernelGradientRow);
+            _workers!.For(CallHalves * ReduceSlices + (BiasFromScratch ? _callChunks : 0), _finishKernelGradientSlice);
         }
         _callDOutput = null;
         int count = _callCount;
@@ -579,15 +575,21 @@ public sealed class Conv2D : Layer
         int length = _geometry.PatchLength * Filters;
         var (first, size) = ChunkRange(length, ReduceSlices, slice);
         Span<float> dKernel = _kernel!.Gradient.Span.Slice(first, size);
-        int partials = _batchKernelGradient ? _callHalves : _callChunks; // the halves' or the chunks' kernel gradients
+        int partials = _batchKernelGradient ? CallHalves : _callChunks; // the halves' or the chunks' kernel gradients
         for (int partial = 0; partial < partials; partial++)
         {
             TensorPrimitives.Add(dKernel, _dKernelPartials!.ReadOnlySpan.Slice(partial * length + first, size), dKernel);
         }
     }
 
-    /// <summary>The first chunk of half <paramref name="half"/> of the call's chunks (of <see cref="_callHalves"/>).</summary>
-    private int HalfStart(int half) => Workers.ShareStart(half, _callHalves, _callChunks);
+    /// <summary>The halves of the batch the batch-wide kernel gradient sums apart (one when the batch is one chunk).</summary>
+    private int CallHalves => Math.Min(BatchHalves, _callChunks);
+
+    /// <summary>Whether <see cref="FinishKernelGradientSlice"/> also sums the chunks' bias gradients (<see cref="BackwardPooledRange"/> left them).</summary>
+    private bool BiasFromScratch => _callDPreInScratch && BackwardInRanges && _bias is not null;
+
+    /// <summary>The first chunk of half <paramref name="half"/> of the call's chunks (of <see cref="CallHalves"/>).</summary>
+    private int HalfStart(int half) => Workers.ShareStart(half, CallHalves, _callChunks);
 
     /// <summary>
     /// Item <paramref name="item"/> = half · 6 + row: row <c>row</c> of the 6x6 points of half <c>half</c>'s dU, summed over
@@ -622,14 +624,14 @@ public sealed class Conv2D : Layer
     private void FinishKernelGradientSlice(int item)
     {
         int half = 0;
-        while (half + 1 < _callHalves && item >= HalfItems(half + 1))
+        while (half + 1 < CallHalves && item >= HalfItems(half + 1))
         {
             half++;
         }
         int index = item - HalfItems(half);
         if (index >= ReduceSlices)
         {
-            // Chunk chunk's bias gradient from its dPre in the scratch, the same chain over its rows as BackwardExamples adds up.
+            // The chunk's bias gradient from its dPre in the scratch, the same chain over its rows as BackwardExamples adds up.
             int chunk = HalfStart(half) + index - ReduceSlices;
             var (firstExample, examples) = ChunkRange(_callCount, _callChunks, chunk);
             Span<float> dBias = _dBiasPartials!.Span.Slice(chunk * Filters, Filters);
@@ -644,7 +646,7 @@ public sealed class Conv2D : Layer
     }
 
     /// <summary>The first item of half <paramref name="half"/> in <see cref="FinishKernelGradientSlice"/>: the slices and bias chunks of the halves before it.</summary>
-    private int HalfItems(int half) => half * ReduceSlices + (_callBiasFromScratch ? HalfStart(half) : 0);
+    private int HalfItems(int half) => half * ReduceSlices + (BiasFromScratch ? HalfStart(half) : 0);
 
     private void BackwardChunk(int chunk)
     {
